@@ -1,0 +1,95 @@
+"""Command line: ``convscope demo`` (a tour of the convolution core on built-in inputs)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from . import arith
+from . import functional as F
+from . import nn
+
+
+def _grid(array: np.ndarray, indent: str = "    ") -> str:
+    width = max(len(f"{v:g}") for v in array.ravel())
+    return "\n".join(indent + " ".join(f"{v:>{width}g}" for v in row) for row in array)
+
+
+def _section(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 66 - len(title)))
+
+
+def tour() -> None:
+    """Print convolutions, transposed convolutions, their shapes and parameter counts."""
+    image = np.arange(25, dtype=np.float64).reshape(1, 1, 5, 5)
+    edge = np.array([[[[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]]])  # Sobel x
+
+    _section("conv2d: a 3x3 Sobel kernel over a 5x5 arange image")
+    print("input (1, 1, 5, 5):\n" + _grid(image[0, 0]))
+    print("kernel (1, 1, 3, 3):\n" + _grid(edge[0, 0]))
+    for kwargs in ({}, {"padding": 1}, {"stride": 2, "padding": 1}, {"padding": 2, "dilation": 2},
+                   {"padding": "same"}, {"padding": ((0, 1), (2, 0))}):
+        out = F.conv2d(image, edge, **kwargs)
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "defaults"
+        print(f"\nconv2d({args}) -> {out.shape}")
+        print(_grid(out[0, 0]))
+    print("\noutput size per dimension: o = floor((i + p_lo + p_hi - d*(k-1) - 1) / s) + 1")
+    print(f"  i=5, k=3, s=2, p=1, d=1: o = {arith.conv_output_size(5, 3, stride=2, padding=1)}")
+
+    _section("conv_transpose2d: upsampling a 2x2 input with a 3x3 kernel of ones, stride 2")
+    small = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    ones = np.ones((1, 1, 3, 3))
+    for kwargs in ({"stride": 2}, {"stride": 2, "padding": 1}, {"stride": 2, "padding": 1, "output_padding": 1}):
+        out = F.conv_transpose2d(small, ones, **kwargs)
+        args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        print(f"\nconv_transpose2d({args}) -> {out.shape}")
+        print(_grid(out[0, 0]))
+    print("\noutput size per dimension: o = (i - 1)*s - p_lo - p_hi + d*(k-1) + output_padding + 1")
+    print(f"  i=2, k=3, s=2, p=1, output_padding=1: o = "
+          f"{arith.conv_transpose_output_size(2, 3, stride=2, padding=1, output_padding=1)}")
+
+    _section("layers: shapes, parameters and multiply-accumulates")
+    from .random import manual_seed
+    manual_seed(0)
+    x = np.random.default_rng(0).standard_normal((8, 64, 56, 56)).astype(np.float32)
+    layers = [
+        ("standard 3x3", nn.Conv2d(64, 128, 3, padding=1)),
+        ("grouped 3x3, groups=4", nn.Conv2d(64, 128, 3, padding=1, groups=4)),
+        ("depthwise 3x3", nn.Conv2d(64, 64, 3, padding=1, groups=64)),
+        ("pointwise 1x1", nn.Conv2d(64, 128, 1)),
+        ("strided 3x3, stride 2", nn.Conv2d(64, 128, 3, stride=2, padding=1)),
+        ("dilated 3x3, dilation 2", nn.Conv2d(64, 128, 3, padding=2, dilation=2)),
+        ("transposed 4x4, stride 2", nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1)),
+    ]
+    print(f"input {x.shape} float32\n")
+    print(f"{'layer':<27}{'output shape':<22}{'params':>10}{'MACs':>16}")
+    for label, layer in layers:
+        y = layer(x)
+        spatial = x.shape[2:] if layer.transposed else y.shape[2:]
+        count = (arith.conv_transpose_macs if layer.transposed else arith.conv_macs)(
+            layer.in_channels, layer.out_channels, layer.kernel_size, spatial, layer.groups, batch=x.shape[0])
+        params = arith.conv_param_count(layer.in_channels, layer.out_channels, layer.kernel_size, layer.groups,
+                                        bias=layer.bias is not None)
+        assert params == sum(p.numel() for p in layer.parameters())
+        print(f"{label:<27}{str(y.shape):<22}{params:>10,}{count:>16,}")
+    standard = arith.conv_param_count(64, 128, (3, 3), bias=False)
+    separable = arith.conv_param_count(64, 64, (3, 3), groups=64, bias=False) + arith.conv_param_count(
+        64, 128, (1, 1), bias=False)
+    print(f"\ndepthwise-separable (3x3 depthwise + 1x1) vs standard 3x3, 64->128, no bias: "
+          f"{separable:,} vs {standard:,} weights ({standard / separable:.1f}x fewer)")
+    print(f"\n{layers[0][1]!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="tour of convolutions and transposed convolutions on built-in inputs")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        tour()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

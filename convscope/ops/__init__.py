@@ -1,0 +1,1 @@
+"""N-d forward ops on NumPy arrays (batched, validated inputs); see ``convscope.functional``."""

@@ -1,0 +1,41 @@
+"""Checks on array arguments shared by the ops: float dtype, matching dtypes, view-only reshapes."""
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(value, name: str, op: str) -> np.ndarray:
+    """Return ``value`` as a float32/float64 ndarray, or raise a ``TypeError`` naming ``name``.
+
+    Anything with ``__array__`` (NumPy arrays, array-likes, torch CPU tensors) is
+    accepted; integer, boolean, complex and half-precision arrays are not, since the
+    ops compute and return in the input's own dtype.
+    """
+    if isinstance(value, np.ndarray):
+        array = value
+    elif hasattr(value, "__array__") or isinstance(value, (list, tuple)):
+        array = np.asarray(value)
+    else:
+        raise TypeError(f"{op}: {name} must be a NumPy array, got {type(value).__name__}")
+    if array.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: {name} must have dtype float32 or float64, got {array.dtype}")
+    return array
+
+
+def same_dtype(op: str, reference: np.ndarray, reference_name: str, **others: np.ndarray | None) -> None:
+    """Raise ``TypeError`` unless every array in ``others`` has ``reference``'s dtype (PyTorch
+    does not promote between input, weight and bias)."""
+    for name, array in others.items():
+        if array is not None and array.dtype != reference.dtype:
+            raise TypeError(f"{op}: {reference_name} has dtype {reference.dtype} but {name} has dtype "
+                            f"{array.dtype}; they must match")
+
+
+def view_as(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Reshape without copying; an ``out=`` target must alias the array it came from."""
+    view = array.reshape(shape)
+    if view.size and not np.may_share_memory(view, array):
+        raise AssertionError(f"internal error: reshape of {array.shape} to {shape} needs a copy")
+    return view
