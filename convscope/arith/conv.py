@@ -274,6 +274,8 @@ def conv_geometry(input_shape: Sequence[int], weight_shape: Sequence[int], *, n:
                              f"but got output_padding={output_padding}, stride={stride}, dilation={dilation}")
     elif any(output_padding):
         raise ValueError(f"{op}: output_padding applies to transposed convolutions only")
+    if weight_shape[1] == 0 or weight_shape[0] == 0:
+        raise ValueError(f"{op}: weight of shape {_fmt(weight_shape)} has no channels")
     if any(k <= 0 for k in kernel_size):
         raise ValueError(f"{op}: weight has an empty kernel dimension, weight of shape {_fmt(weight_shape)}")
 

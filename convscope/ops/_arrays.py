@@ -1,6 +1,8 @@
 """Checks on array arguments shared by the ops: float dtype, matching dtypes, view-only reshapes."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -39,3 +41,22 @@ def view_as(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if view.size and not np.may_share_memory(view, array):
         raise AssertionError(f"internal error: reshape of {array.shape} to {shape} needs a copy")
     return view
+
+
+_scratch = threading.local()
+
+
+def scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """A flat work buffer of at least ``size`` elements, reused across calls in this thread.
+
+    Freshly mapped memory is slow to write the first time (page faults); the column
+    buffers of the convolutions are reused instead.  The buffer only grows, up to the
+    largest chunk requested (bounded by the ops' chunk budget).  Never return it to a caller.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = size * dtype.itemsize
+    raw = getattr(_scratch, "buffer", None)
+    if raw is None or raw.nbytes < nbytes:
+        raw = np.empty(max(nbytes, 1), dtype=np.uint8)
+        _scratch.buffer = raw
+    return raw[:nbytes].view(dtype)

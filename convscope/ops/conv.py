@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..arith.conv import ConvGeometry
-from ._arrays import view_as
+from ._arrays import scratch, view_as
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "CHUNK_BYTES"]
@@ -71,8 +71,9 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     inner = math.prod(g.output_size[1:])
 
     if _is_pointwise(g):
-        x_mat = x.reshape(batch, groups, cin_g, inner * g.output_size[0])
-        np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, -1)))
+        length = inner * g.output_size[0]
+        x_mat = x.reshape(batch, groups, cin_g, length)
+        np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, length)))
         _add_bias(out, bias)
         return out
 
@@ -81,12 +82,12 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, batch):
         shape = (b1 - b0, g.in_channels) + g.kernel_size + (r1 - r0,) + g.output_size[1:]
         if buffer is None:  # the first chunk is the largest
-            buffer = np.empty(math.prod(shape), dtype=x.dtype)
+            buffer = scratch(math.prod(shape), x.dtype)
         cols = buffer[:math.prod(shape)].reshape(shape)
         gather_windows(x[b0:b1], cols, g.kernel_size, g.stride, g.dilation,
                        [p[0] for p in g.padding], start0=r0)
         target = view_as(out[b0:b1, :, r0:r1], (b1 - b0, groups, cout_g, (r1 - r0) * inner))
-        np.matmul(w_mat, cols.reshape(b1 - b0, groups, cin_g * k_count, -1), out=target)
+        np.matmul(w_mat, cols.reshape(b1 - b0, groups, cin_g * k_count, (r1 - r0) * inner), out=target)
     _add_bias(out, bias)
     return out
 
@@ -112,7 +113,7 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     for b0, b1, r0, r1 in _chunks(g.input_size[0], bytes_per_row, batch):
         rows = r1 - r0
         if buffer is None:
-            buffer = np.empty((b1 - b0) * g.out_channels * k_count * rows * inner, dtype=x.dtype)
+            buffer = scratch((b1 - b0) * g.out_channels * k_count * rows * inner, x.dtype)
         cols = buffer[:(b1 - b0) * g.out_channels * k_count * rows * inner]
         x_mat = x[b0:b1, :, r0:r1].reshape(b1 - b0, groups, cin_g, rows * inner)
         np.matmul(w_mat, x_mat, out=cols.reshape(b1 - b0, groups, cout_g * k_count, rows * inner))

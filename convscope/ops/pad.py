@@ -102,9 +102,9 @@ def pad(input, pad, mode: str = "constant", value: float | None = None) -> np.nd
         new_shape = list(x.shape)
         for dim, (lo, hi) in zip(dims, pairs):
             new_shape[dim] = x.shape[dim] + lo + hi
-            if new_shape[dim] < 0:
-                raise ValueError(f"{op}: padding ({lo}, {hi}) of dimension {dim} (size {x.shape[dim]}) gives a "
-                                 f"negative size {new_shape[dim]}")
+            if max(-lo, 0) + max(-hi, 0) > x.shape[dim]:
+                raise ValueError(f"{op}: padding ({lo}, {hi}) crops more than dimension {dim} holds "
+                                 f"(size {x.shape[dim]})")
         out = np.full(new_shape, 0 if value is None else value, dtype=x.dtype)
         src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
         for dim, (lo, hi) in zip(dims, pairs):

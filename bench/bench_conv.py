@@ -1,0 +1,101 @@
+"""convscope vs torch: forward time of convolution layers, same machine, same run, same threads.
+
+Run with `make bench` (which unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this command only).
+Prints a markdown table: median times over repeats and the ratio convscope / torch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+
+import convscope.functional as F
+from convscope.arith import conv_geometry
+
+# name, op, input shape, weight shape, keyword arguments
+CASES = [
+    ("ResNet-50 conv1 7x7 s2 3->64 @224", "conv2d", (8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3)),
+    ("1x1 256->64 @56", "conv2d", (8, 256, 56, 56), (64, 256, 1, 1), {}),
+    ("3x3 64->64 @56", "conv2d", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1)),
+    ("3x3 128->128 s2 @56", "conv2d", (8, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1)),
+    ("1x1 1024->256 @14", "conv2d", (8, 1024, 14, 14), (256, 1024, 1, 1), {}),
+    ("3x3 512->512 @7", "conv2d", (8, 512, 7, 7), (512, 512, 3, 3), dict(padding=1)),
+    ("dilated 3x3 d2 256->256 @28", "conv2d", (8, 256, 28, 28), (256, 256, 3, 3), dict(padding=2, dilation=2)),
+    ("grouped 3x3 64->64 g8 @56", "conv2d", (8, 64, 56, 56), (64, 8, 3, 3), dict(padding=1, groups=8)),
+    ("depthwise 3x3 144 @56", "conv2d", (8, 144, 56, 56), (144, 1, 3, 3), dict(padding=1, groups=144)),
+    ("ConvTranspose2d 4x4 s2 128->64 28->56", "conv_transpose2d", (8, 128, 28, 28), (128, 64, 4, 4),
+     dict(stride=2, padding=1)),
+    ("Conv1d k3 256->256 L4096", "conv1d", (8, 256, 4096), (256, 256, 3), dict(padding=1)),
+    ("Conv3d 3x3x3 32->32 @16x56x56", "conv3d", (8, 32, 16, 56, 56), (32, 32, 3, 3, 3), dict(padding=1)),
+]
+
+
+def _time(fn, repeats: int, budget: float) -> float:
+    fn()  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+        infos = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
+                 for i in threadpool_info() if i.get("user_api") == "blas"]
+        return "; ".join(infos) or "unknown"
+    except ImportError:
+        return "threadpoolctl not installed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds per case and library")
+    parser.add_argument("--filter", default="", help="run only cases whose name contains this")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; threads: torch {torch.get_num_threads()}, "
+          f"numpy BLAS: {blas_info()}")
+    print(f"numpy {np.__version__}, torch {torch.__version__}; OPENBLAS_CORETYPE="
+          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}\n")
+    print("| case | convscope ms | torch ms | ratio | convscope GFLOP/s |")
+    print("|---|---:|---:|---:|---:|")
+    rng = np.random.default_rng(0)
+    for name, op, x_shape, w_shape, kwargs in CASES:
+        if args.filter not in name:
+            continue
+        x = rng.standard_normal(x_shape, dtype=np.float32)
+        w = rng.standard_normal(w_shape, dtype=np.float32) * 0.1
+        b = rng.standard_normal(w_shape[1] * kwargs.get("groups", 1) if op.startswith("conv_transpose")
+                                else w_shape[0], dtype=np.float32)
+        ours = getattr(F, op)
+        theirs = getattr(TF, op)
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+        with torch.no_grad():
+            expected = theirs(tx, tw, tb, **kwargs).numpy()
+            got = ours(x, w, b, **kwargs)
+            err = np.abs(got - expected).max() / max(1e-30, np.abs(expected).max())
+            assert err < 1e-4, f"{name}: relative error {err}"
+            t_ours = _time(lambda: ours(x, w, b, **kwargs), args.repeats, args.budget)
+            t_torch = _time(lambda: theirs(tx, tw, tb, **kwargs), args.repeats, args.budget)
+        macs = conv_geometry(x.shape, w.shape, n=len(w_shape) - 2, transposed=op.startswith("conv_transpose"),
+                             **kwargs).macs()
+        gflops = 2 * macs / t_ours / 1e9
+        print(f"| {name} | {t_ours * 1e3:.2f} | {t_torch * 1e3:.2f} | {t_ours / t_torch:.2f} | {gflops:.0f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
