@@ -18,6 +18,8 @@ import torch.nn.functional as TF
 import convscope.functional as F
 from convscope.arith import conv_geometry
 
+PAUSE = 0.3  # seconds of rest before each timed block
+
 # name, op, input shape, weight shape, keyword arguments
 CASES = [
     ("ResNet-50 conv1 7x7 s2 3->64 @224", "conv2d", (8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3)),
@@ -36,15 +38,24 @@ CASES = [
 ]
 
 
-def _time(fn, repeats: int, budget: float) -> float:
-    fn()  # warm-up
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats and (not times or time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _compare(ours, theirs, rounds: int, calls: int) -> tuple[list[float], list[float]]:
+    """Per-call times of both libraries over interleaved rounds.
+
+    This machine's speed drifts (shared host), so the two are timed in alternating rounds
+    rather than one after the other.  Each library's idle BLAS/OpenMP threads spin for a
+    while after a call and would slow the other's; a pause before each block lets them sleep.
+    """
+    ours(), theirs()  # warm-up
+    t_ours, t_theirs = [], []
+    for _ in range(rounds):
+        for fn, times in ((theirs, t_theirs), (ours, t_ours)):
+            time.sleep(PAUSE)
+            fn()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+    return t_ours, t_theirs
 
 
 def blas_info() -> str:
@@ -59,8 +70,8 @@ def blas_info() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--budget", type=float, default=3.0, help="seconds per case and library")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per case")
+    parser.add_argument("--calls", type=int, default=5, help="timed calls per library and round")
     parser.add_argument("--filter", default="", help="run only cases whose name contains this")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
@@ -70,8 +81,10 @@ def main() -> None:
           f"numpy BLAS: {blas_info()}")
     print(f"numpy {np.__version__}, torch {torch.__version__}; OPENBLAS_CORETYPE="
           f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}\n")
-    print("| case | convscope ms | torch ms | ratio | convscope GFLOP/s |")
-    print("|---|---:|---:|---:|---:|")
+    print("Times per call in ms: the best and the median over all timed calls; ratio = convscope / torch.\n")
+    print("| case | convscope best | torch best | ratio best | convscope median | torch median | ratio median "
+          "| convscope GFLOP/s (best) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     rng = np.random.default_rng(0)
     for name, op, x_shape, w_shape, kwargs in CASES:
         if args.filter not in name:
@@ -88,13 +101,14 @@ def main() -> None:
             got = ours(x, w, b, **kwargs)
             err = np.abs(got - expected).max() / max(1e-30, np.abs(expected).max())
             assert err < 1e-4, f"{name}: relative error {err}"
-            t_ours = _time(lambda: ours(x, w, b, **kwargs), args.repeats, args.budget)
-            t_torch = _time(lambda: theirs(tx, tw, tb, **kwargs), args.repeats, args.budget)
+            t_ours, t_torch = _compare(lambda: ours(x, w, b, **kwargs), lambda: theirs(tx, tw, tb, **kwargs),
+                                       args.rounds, args.calls)
         macs = conv_geometry(x.shape, w.shape, n=len(w_shape) - 2, transposed=op.startswith("conv_transpose"),
                              **kwargs).macs()
-        gflops = 2 * macs / t_ours / 1e9
-        print(f"| {name} | {t_ours * 1e3:.2f} | {t_torch * 1e3:.2f} | {t_ours / t_torch:.2f} | {gflops:.0f} |",
-              flush=True)
+        best_o, best_t = min(t_ours), min(t_torch)
+        med_o, med_t = statistics.median(t_ours), statistics.median(t_torch)
+        print(f"| {name} | {best_o * 1e3:.2f} | {best_t * 1e3:.2f} | {best_o / best_t:.2f} | {med_o * 1e3:.2f} "
+              f"| {med_t * 1e3:.2f} | {med_o / med_t:.2f} | {2 * macs / best_o / 1e9:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -46,17 +46,20 @@ def view_as(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 _scratch = threading.local()
 
 
-def scratch(size: int, dtype: np.dtype) -> np.ndarray:
+def scratch(size: int, dtype: np.dtype, slot: int = 0) -> np.ndarray:
     """A flat work buffer of at least ``size`` elements, reused across calls in this thread.
 
-    Freshly mapped memory is slow to write the first time (page faults); the column
-    buffers of the convolutions are reused instead.  The buffer only grows, up to the
-    largest chunk requested (bounded by the ops' chunk budget).  Never return it to a caller.
+    Freshly mapped memory is slow to write the first time (page faults), so the ops'
+    column buffers are reused instead.  Each ``slot`` is a separate buffer that only grows,
+    up to the largest chunk requested (bounded by the ops' chunk budget).  Never return
+    one to a caller, and never hold two views of the same slot.
     """
     dtype = np.dtype(dtype)
     nbytes = size * dtype.itemsize
-    raw = getattr(_scratch, "buffer", None)
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    raw = buffers.get(slot)
     if raw is None or raw.nbytes < nbytes:
-        raw = np.empty(max(nbytes, 1), dtype=np.uint8)
-        _scratch.buffer = raw
+        raw = buffers[slot] = np.empty(max(nbytes, 1), dtype=np.uint8)
     return raw[:nbytes].view(dtype)

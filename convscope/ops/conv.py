@@ -26,8 +26,9 @@ from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "CHUNK_BYTES"]
 
-#: Upper bound on the column buffer of one chunk, in bytes.
-CHUNK_BYTES = 32 * 2**20
+#: Upper bound on the column buffer of one chunk, in bytes.  Small enough that a chunk's
+#: columns are still in cache when the GEMM reads them (measured: 8 MiB beats 32 MiB).
+CHUNK_BYTES = 8 * 2**20
 
 
 def _chunks(total_rows: int, bytes_per_row: int, batch: int):
@@ -62,32 +63,42 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     -> ``(B, C_out, *out)`` with ``out`` from :func:`convscope.arith.conv_output_size`.
 
     ``out[b, co, *o] = bias[co] + sum_{ci in group(co), t} weight[co, ci, *t] * x_pad[b, ci, *(o*s + t*d)]``
+
+    The columns of a chunk of ``nb`` samples are laid out ``(C_in, *k, nb, L)`` so that one GEMM
+    per group covers the whole chunk (``N = nb*L`` stays large for small feature maps); its
+    ``(C_out, nb, L)`` result is then copied into the NCHW output.
     """
     batch, groups = x.shape[0], g.groups
+    n = g.ndim
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
     inner = math.prod(g.output_size[1:])
 
-    if _is_pointwise(g):
+    if _is_pointwise(g):  # the input already is the column matrix of each sample
         length = inner * g.output_size[0]
         x_mat = x.reshape(batch, groups, cin_g, length)
         np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, length)))
         _add_bias(out, bias)
         return out
 
+    pad_lo = [p[0] for p in g.padding]
     bytes_per_row = g.in_channels * k_count * inner * x.itemsize
-    buffer = None
     for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, batch):
-        shape = (b1 - b0, g.in_channels) + g.kernel_size + (r1 - r0,) + g.output_size[1:]
-        if buffer is None:  # the first chunk is the largest
-            buffer = scratch(math.prod(shape), x.dtype)
-        cols = buffer[:math.prod(shape)].reshape(shape)
-        gather_windows(x[b0:b1], cols, g.kernel_size, g.stride, g.dilation,
-                       [p[0] for p in g.padding], start0=r0)
-        target = view_as(out[b0:b1, :, r0:r1], (b1 - b0, groups, cout_g, (r1 - r0) * inner))
-        np.matmul(w_mat, cols.reshape(b1 - b0, groups, cin_g * k_count, (r1 - r0) * inner), out=target)
+        nb, length = b1 - b0, (r1 - r0) * inner
+        shape = (g.in_channels,) + g.kernel_size + (nb, r1 - r0) + g.output_size[1:]
+        cols = scratch(math.prod(shape), x.dtype, slot=0).reshape(shape)
+        gather_windows(x[b0:b1], np.moveaxis(cols, n + 1, 0), g.kernel_size, g.stride, g.dilation,
+                       pad_lo, start0=r0)
+        lhs = cols.reshape(groups, cin_g * k_count, nb * length)
+        if nb == 1:
+            np.matmul(w_mat, lhs, out=view_as(out[b0, :, r0:r1], (groups, cout_g, length)))
+        else:  # whole samples: out[b0:b1] is contiguous
+            product = scratch(g.out_channels * nb * length, x.dtype, slot=1).reshape(groups, cout_g, nb * length)
+            np.matmul(w_mat, lhs, out=product)
+            view_as(out[b0:b1], (nb, g.out_channels, length))[...] = \
+                product.reshape(g.out_channels, nb, length).transpose(1, 0, 2)
     _add_bias(out, bias)
     return out
 
@@ -100,24 +111,32 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     -> ``(B, C_out, *out)`` with ``out`` from :func:`convscope.arith.conv_transpose_output_size`.
 
     ``out[b, co, *(i*s + t*d - p_lo)] += weight[ci, co, *t] * x[b, ci, *i]`` (within the output).
+
+    As in :func:`conv_forward`, a chunk of ``nb`` samples is one GEMM per group, into columns
+    laid out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
     """
     batch, groups = x.shape[0], g.groups
+    n = g.ndim
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     out = np.zeros((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     # (G, C_out/G * prod(k), C_in/G): the GEMM's left operand, a transposed view.
     w_mat = np.ascontiguousarray(weight).reshape(groups, cin_g, cout_g * k_count).transpose(0, 2, 1)
     inner = math.prod(g.input_size[1:])
+    pad_lo = [p[0] for p in g.padding]
     bytes_per_row = g.out_channels * k_count * inner * x.itemsize
-    buffer = None
     for b0, b1, r0, r1 in _chunks(g.input_size[0], bytes_per_row, batch):
-        rows = r1 - r0
-        if buffer is None:
-            buffer = scratch((b1 - b0) * g.out_channels * k_count * rows * inner, x.dtype)
-        cols = buffer[:(b1 - b0) * g.out_channels * k_count * rows * inner]
-        x_mat = x[b0:b1, :, r0:r1].reshape(b1 - b0, groups, cin_g, rows * inner)
-        np.matmul(w_mat, x_mat, out=cols.reshape(b1 - b0, groups, cout_g * k_count, rows * inner))
-        scatter_windows(cols.reshape((b1 - b0, g.out_channels) + g.kernel_size + (rows,) + g.input_size[1:]),
-                        out[b0:b1], g.kernel_size, g.stride, g.dilation, [p[0] for p in g.padding], start0=r0)
+        nb, length = b1 - b0, (r1 - r0) * inner
+        if nb == 1:
+            rhs = x[b0, :, r0:r1].reshape(groups, cin_g, length)
+        else:  # (C_in, nb, L): the chunk's samples side by side
+            rhs = scratch(g.in_channels * nb * length, x.dtype, slot=1).reshape(g.in_channels, nb, length)
+            rhs[...] = x[b0:b1].reshape(nb, g.in_channels, length).transpose(1, 0, 2)
+            rhs = rhs.reshape(groups, cin_g, nb * length)
+        shape = (g.out_channels,) + g.kernel_size + (nb, r1 - r0) + g.input_size[1:]
+        cols = scratch(math.prod(shape), x.dtype, slot=0).reshape(shape)
+        np.matmul(w_mat, rhs, out=cols.reshape(groups, cout_g * k_count, nb * length))
+        scatter_windows(np.moveaxis(cols, n + 1, 0), out[b0:b1], g.kernel_size, g.stride, g.dilation,
+                        pad_lo, start0=r0)
     _add_bias(out, bias)
     return out
