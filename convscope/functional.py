@@ -16,13 +16,23 @@ import numpy as np
 
 from .arith.conv import conv_geometry, sliding_block_shape
 from .arith.normalize import normalize_padding, ntuple
-from .ops._arrays import as_float_array, same_dtype
+from .arith.pool import (adaptive_output_shape, interpolate_output_shape, max_unpool_output_shape,
+                         pixel_shuffle_output_shape, pixel_unshuffle_output_shape, pool_geometry)
+from .ops._arrays import as_array, as_float_array, same_dtype
 from .ops.conv import conv_forward, conv_transpose_forward
 from .ops.pad import pad
+from .ops.pool import (adaptive_avg_pool_forward, adaptive_max_pool_forward, avg_pool_forward, max_pool_forward,
+                       max_unpool_forward)
+from .ops.resize import pixel_shuffle_forward, pixel_unshuffle_forward, resize_forward
 from .ops.window import gather_windows, scatter_windows
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-           "pad", "unfold", "fold"]
+           "pad", "unfold", "fold",
+           "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+           "interpolate", "pixel_shuffle", "pixel_unshuffle"]
 
 
 def _convolution(n: int, input, weight, bias, stride, padding, dilation, groups,
@@ -148,3 +158,259 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
     scatter_windows(cb.reshape((cb.shape[0], channels) + kernel + blocks), out, kernel, stride_, dil,
                     [p[0] for p in pairs])
     return out if cols.ndim == 3 else out[0]
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+def _spatial_input(input, n: int, op: str, allow_int: bool = False) -> tuple[np.ndarray, bool]:
+    """Validate a ``(N, C, *s)`` or unbatched ``(C, *s)`` input with ``n`` spatial dims; return it
+    batched, and whether it was."""
+    x = as_array(input, "input", op, allow_int)
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{op}: expected {n + 1}D (unbatched) or {n + 2}D (batched) input, got input of "
+                         f"shape {x.shape}")
+    if any(s == 0 for s in x.shape[-n - 1:]):
+        raise ValueError(f"{op}: expected non-empty channel and spatial dimensions, got input of shape {x.shape}")
+    return (x, True) if x.ndim == n + 2 else (x[None], False)
+
+
+def _unbatch(result, batched: bool):
+    if batched:
+        return result
+    if isinstance(result, tuple):
+        return tuple(r[0] for r in result)
+    return result[0]
+
+
+def _max_pool(n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    op = f"max_pool{n}d"
+    x, batched = _spatial_input(input, n, op, allow_int=True)
+    geometry = pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op=op)
+    return _unbatch(max_pool_forward(x, geometry, return_indices), batched)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-d max pooling ``(N, C, L) -> (N, C, L_out)``; see :func:`max_pool2d`."""
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-d max pooling ``(N, C, H, W) -> (N, C, H_out, W_out)``.
+
+    ``stride`` defaults to ``kernel_size``; padding (at most half the kernel) acts as -inf;
+    ``o = floor((i + 2p - d*(k-1) - 1 [+ s - 1 with ceil_mode]) / s) + 1``, and with ``ceil_mode``
+    a last window starting in the right padding is dropped.  ``return_indices`` also returns the
+    int64 flat index ``h*W + w`` of each maximum (first maximum on ties; NaN propagates).
+
+    >>> max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """3-d max pooling ``(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)``; indices ``(d*H + h)*W + w``."""
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_pool(n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    op = f"avg_pool{n}d"
+    x, batched = _spatial_input(input, n, op)
+    geometry = pool_geometry(x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, op=op)
+    if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
+                                         or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+    return _unbatch(avg_pool_forward(x, geometry, count_include_pad, divisor_override), batched)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-d average pooling ``(N, C, L) -> (N, C, L_out)``; see :func:`avg_pool2d`."""
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-d average pooling ``(N, C, H, W) -> (N, C, H_out, W_out)``.
+
+    Divisor per window: ``divisor_override`` if given; else with ``count_include_pad`` the window's
+    extent within the padded input (a ceil_mode window's part beyond the right padding never
+    counts); else the number of input elements it covers.
+    """
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-d average pooling ``(N, C, D, H, W) -> (N, C, D_out, H_out, W_out)``; see :func:`avg_pool2d`."""
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _adaptive(n, input, output_size, kind, return_indices=False):
+    op = f"adaptive_{kind}_pool{n}d"
+    x, batched = _spatial_input(input, n, op, allow_int=kind == "max")
+    size = adaptive_output_shape(x.shape[2:], output_size, op)
+    if kind == "avg":
+        return _unbatch(adaptive_avg_pool_forward(x, size), batched)
+    return _unbatch(adaptive_max_pool_forward(x, size, return_indices), batched)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Adaptive average pooling to ``output_size``; window ``j`` spans ``[floor(j*I/O), ceil((j+1)*I/O))``."""
+    return _adaptive(1, input, output_size, "avg")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling ``(N, C, H, W) -> (N, C, *output_size)``; ``None`` keeps a dimension."""
+    return _adaptive(2, input, output_size, "avg")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Adaptive average pooling ``(N, C, D, H, W) -> (N, C, *output_size)``."""
+    return _adaptive(3, input, output_size, "avg")
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Adaptive max pooling to ``output_size`` (and int64 flat indices)."""
+    return _adaptive(1, input, output_size, "max", return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Adaptive max pooling ``(N, C, H, W) -> (N, C, *output_size)`` (and int64 flat indices ``h*W + w``)."""
+    return _adaptive(2, input, output_size, "max", return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Adaptive max pooling ``(N, C, D, H, W) -> (N, C, *output_size)`` (and int64 flat indices)."""
+    return _adaptive(3, input, output_size, "max", return_indices)
+
+
+def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode):
+    op = f"lp_pool{n}d"
+    x, batched = _spatial_input(input, n, op)
+    norm = float(norm_type)
+    if norm == 0 or math.isnan(norm):
+        raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
+    kernel = ntuple(kernel_size, n, "kernel_size", op)
+    geometry = pool_geometry(x.shape[2:], kernel, stride, 0, 1, ceil_mode, op=op)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        pooled = avg_pool_forward(np.power(x, x.dtype.type(norm)), geometry)
+        # PyTorch: (sign(out) * relu(|out|)) * prod(k), to the power 1/p (a ceil_mode window's
+        # smaller average is still multiplied by the full kernel size).
+        pooled = np.sign(pooled) * np.maximum(np.abs(pooled), 0) * x.dtype.type(math.prod(kernel))
+        out = np.power(pooled, x.dtype.type(1.0 / norm))
+    return _unbatch(out, batched)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling ``(sum over window of x^p)^(1/p)`` over ``(N, C, L)``."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling ``(sum over window of x^p)^(1/p)`` over ``(N, C, H, W)``."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling ``(sum over window of x^p)^(1/p)`` over ``(N, C, D, H, W)``."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _max_unpool(n, input, indices, kernel_size, stride, padding, output_size):
+    op = f"max_unpool{n}d"
+    x, batched = _spatial_input(input, n, op, allow_int=True)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer array, got dtype {idx.dtype}")
+    if idx.shape != np.shape(input):
+        raise ValueError(f"{op}: expected indices of the input's shape {np.shape(input)}, got indices of shape "
+                         f"{idx.shape}")
+    kernel = ntuple(kernel_size, n, "kernel_size", op)
+    stride = kernel if stride is None else ntuple(stride, n, "stride", op)
+    padding = ntuple(padding, n, "padding", op)
+    if any(v <= 0 for v in kernel + stride):
+        raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
+    size = max_unpool_output_shape(x.shape[2:], kernel, stride, padding, output_size, op)
+    return _unbatch(max_unpool_forward(x, idx if batched else idx[None], size, op), batched)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of :func:`max_pool1d`: place each value at its index in a zero output."""
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of :func:`max_pool2d` ("unpooling"): zeros of size ``(i-1)*s - 2p + k`` per dimension
+    (or ``output_size``) with ``out[n, c].flat[indices] = input``."""
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Inverse of :func:`max_pool3d`."""
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+
+
+# -- resizing ---------------------------------------------------------------------------------
+
+_INTERPOLATE_MODES = {"nearest": (1, 2, 3), "nearest-exact": (1, 2, 3), "area": (1, 2, 3), "linear": (1,),
+                      "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize ``(N, C, *spatial)`` (1 to 3 spatial dims) to ``size`` or by ``scale_factor``.
+
+    Modes: ``nearest`` (source ``floor(dst * scale)``), ``nearest-exact`` (``floor((dst + 0.5) * scale)``),
+    ``linear``/``bilinear``/``trilinear`` (``align_corners=True``: ``src = dst*(in-1)/(out-1)``; else
+    ``src = (dst + 0.5)*scale - 0.5`` clamped at 0), ``bicubic`` (A = -0.75, taps clamped), ``area``
+    (adaptive average pooling).  ``scale = 1/scale_factor`` when a scale factor is given and not
+    recomputed, else ``in/out``.  ``antialias`` (bilinear/bicubic) widens the filter when downsampling.
+
+    >>> interpolate(np.arange(4.0).reshape(1, 1, 4), scale_factor=0.5, mode="linear").tolist()
+    [[[0.5, 2.5]]]
+    """
+    op = "interpolate"
+    x = as_float_array(input, "input", op)
+    if mode not in _INTERPOLATE_MODES:
+        raise ValueError(f"{op}: unknown mode {mode!r}; expected one of {tuple(_INTERPOLATE_MODES)}")
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{op}: only 3D, 4D and 5D inputs (N, C, *spatial) are supported, got input of shape "
+                         f"{x.shape} (mode {mode!r})")
+    n = x.ndim - 2
+    if n not in _INTERPOLATE_MODES[mode]:
+        need = _INTERPOLATE_MODES[mode][0] + 2
+        raise ValueError(f"{op}: got {x.ndim}D input, but {mode} mode needs {need}D input")
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError(f"{op}: align_corners option can only be set with the interpolating modes: "
+                             f"linear | bilinear | bicubic | trilinear (got mode {mode!r})")
+    align_corners = bool(align_corners)
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op}: antialias is restricted to the bilinear and bicubic modes and 4-D input "
+                         f"(got mode {mode!r})")
+    if recompute_scale_factor and size is not None:
+        raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
+    output_size = interpolate_output_shape(x.shape[2:], size, scale_factor, op)
+    if mode == "area":
+        return adaptive_avg_pool_forward(x, output_size)
+    if size is not None or recompute_scale_factor:
+        scales = (None,) * n
+    else:
+        factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
+        scales = tuple(float(f) for f in factors)
+    return resize_forward(x, output_size, mode, align_corners, scales, antialias)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """Rearrange ``(*, C*r^2, H, W) -> (*, C, H*r, W*r)`` (sub-pixel convolution's upsampling)."""
+    x = np.asarray(input)
+    shape = pixel_shuffle_output_shape(x.shape, upscale_factor)
+    return pixel_shuffle_forward(x, shape[-1] // x.shape[-1]) if x.size else np.zeros(shape, x.dtype)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """Rearrange ``(*, C, H*r, W*r) -> (*, C*r^2, H, W)``, the inverse of :func:`pixel_shuffle`."""
+    x = np.asarray(input)
+    shape = pixel_unshuffle_output_shape(x.shape, downscale_factor)
+    r = ntuple(downscale_factor, 1, "downscale_factor", "pixel_unshuffle")[0]
+    return pixel_unshuffle_forward(x, r) if x.size else np.zeros(shape, x.dtype)

@@ -8,6 +8,16 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def as_array(value, name: str, op: str, allow_int: bool = False) -> np.ndarray:
+    """Like :func:`as_float_array`; with ``allow_int`` integer arrays pass too (comparison and
+    data-movement ops such as max pooling work on any ordered numbers)."""
+    if allow_int:
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if array.dtype.kind in "iu":
+            return array
+    return as_float_array(value, name, op)
+
+
 def as_float_array(value, name: str, op: str) -> np.ndarray:
     """Return ``value`` as a float32/float64 ndarray, or raise a ``TypeError`` naming ``name``.
 

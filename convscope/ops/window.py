@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["tap_range", "gather_windows", "scatter_windows"]
+__all__ = ["tap_range", "tap_boxes", "gather_windows", "scatter_windows"]
 
 
 def tap_range(out_start: int, out_stop: int, offset: int, stride: int, size: int) -> tuple[int, int]:
@@ -37,7 +37,7 @@ def tap_range(out_start: int, out_stop: int, offset: int, stride: int, size: int
     return first, stop
 
 
-def _tap_boxes(tap, out_shape, start0, in_size, stride, dilation, pad_lo):
+def tap_boxes(tap, out_shape, start0, in_size, stride, dilation, pad_lo):
     """Destination (column) and source (array) slices of one tap, or None if it reads only padding."""
     dst, src = [], []
     for j, (t, o, i, s, d, p) in enumerate(zip(tap, out_shape, in_size, stride, dilation, pad_lo)):
@@ -65,7 +65,7 @@ def gather_windows(x: np.ndarray, cols: np.ndarray, kernel_size: Sequence[int], 
     out_shape = cols.shape[2 + n:]
     for tap in np.ndindex(*kernel_size):
         target = cols[(slice(None), slice(None)) + tap]          # (B, C, *out_chunk)
-        boxes = _tap_boxes(tap, out_shape, start0, in_size, stride, dilation, pad_lo)
+        boxes = tap_boxes(tap, out_shape, start0, in_size, stride, dilation, pad_lo)
         if boxes is None:
             target[...] = 0
             continue
@@ -91,7 +91,7 @@ def scatter_windows(cols: np.ndarray, y: np.ndarray, kernel_size: Sequence[int],
     y_size = y.shape[2:]
     out_shape = cols.shape[2 + n:]
     for tap in np.ndindex(*kernel_size):
-        boxes = _tap_boxes(tap, out_shape, start0, y_size, stride, dilation, pad_lo)
+        boxes = tap_boxes(tap, out_shape, start0, y_size, stride, dilation, pad_lo)
         if boxes is None:
             continue
         dst, src = boxes

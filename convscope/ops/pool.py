@@ -1,0 +1,181 @@
+"""N-d pooling and unpooling on NumPy arrays (batched ``(B, C, *spatial)`` inputs).
+
+Max and average pooling loop over the kernel's taps, not over output positions: for each
+tap, one strided view of the input (its in-bounds part, from ``window.tap_boxes``) is
+combined into the output with ``np.maximum``/``+=``.  Padding is never materialized: a tap
+that falls in the padding simply contributes nothing (max pooling's padding is -inf).
+Adaptive pooling is separable: it reduces one dimension at a time over variable windows.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factors
+from .window import tap_boxes
+
+__all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
+           "max_unpool_forward"]
+
+
+def _lowest(dtype: np.dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _taps(g: PoolGeometry):
+    """``(dst, src)`` slice boxes of every kernel tap that reads some input, in scan order."""
+    for tap in np.ndindex(*g.kernel_size):
+        boxes = tap_boxes(tap, g.output_size, 0, g.input_size, g.stride, g.dilation, g.padding)
+        if boxes is not None:
+            yield boxes
+
+
+def _flat_index(positions: list[np.ndarray], input_size: tuple[int, ...]) -> np.ndarray:
+    """Row-major flat index ``sum_j pos_j * prod(input_size[j+1:])`` of per-dimension position vectors,
+    broadcast to their outer product."""
+    n = len(positions)
+    flat = np.zeros((1,) * n, dtype=np.int64)
+    for j, pos in enumerate(positions):
+        shape = [1] * n
+        shape[j] = len(pos)
+        flat = flat + pos.reshape(shape).astype(np.int64) * math.prod(input_size[j + 1:])
+    return flat
+
+
+def max_pool_forward(x: np.ndarray, g: PoolGeometry, return_indices: bool = False):
+    """Max pooling.  ``x (B, C, *in) -> (B, C, *out)``, and with ``return_indices`` the flat
+    index of each maximum within its ``(b, c)`` plane of the unpadded input (int64).
+
+    Like PyTorch's CPU kernel: windows are scanned in row-major order, the first maximum wins
+    ties, NaN wins over any number (the last NaN's index is kept), and an all ``-inf`` window
+    reports its first in-bounds element.
+    """
+    out = np.full(x.shape[:2] + g.output_size, _lowest(x.dtype), dtype=x.dtype)
+    if not return_indices:
+        for dst, src in _taps(g):
+            target = out[(slice(None), slice(None), *dst)]
+            np.maximum(target, x[(slice(None), slice(None), *src)], out=target)
+        return out
+
+    # Start at each window's first in-bounds element, as PyTorch does.
+    first = []
+    for o, s, p, d in zip(g.output_size, g.stride, g.padding, g.dilation):
+        start = np.arange(o) * s - p
+        first.append(start + (-(-np.maximum(-start, 0) // d)) * d)
+    indices = np.broadcast_to(_flat_index(first, g.input_size), x.shape[:2] + g.output_size).copy()
+    floating = x.dtype.kind == "f"
+    for dst, src in _taps(g):
+        target = out[(slice(None), slice(None), *dst)]
+        values = x[(slice(None), slice(None), *src)]
+        better = values > target
+        if floating:
+            better |= np.isnan(values)
+        np.copyto(target, values, where=better)
+        positions = [np.arange(box.start, box.stop, box.step) for box in src]
+        np.copyto(indices[(slice(None), slice(None), *dst)], _flat_index(positions, g.input_size), where=better)
+    return out, indices
+
+
+def avg_pool_forward(x: np.ndarray, g: PoolGeometry, count_include_pad: bool = True,
+                     divisor_override: int | None = None) -> np.ndarray:
+    """Average pooling ``x (B, C, *in) -> (B, C, *out)``: the window sum over in-bounds elements,
+    divided by ``divisor_override`` or by the window size per ``count_include_pad``
+    (see :func:`convscope.arith.avg_pool_divisor_factors`)."""
+    out = np.zeros(x.shape[:2] + g.output_size, dtype=x.dtype)
+    for dst, src in _taps(g):
+        out[(slice(None), slice(None), *dst)] += x[(slice(None), slice(None), *src)]
+    if divisor_override is not None:
+        out /= x.dtype.type(divisor_override)
+        return out
+    divisor = np.ones((1,) * g.ndim, dtype=x.dtype)
+    for j, (i, o, k, s, p) in enumerate(zip(g.input_size, g.output_size, g.kernel_size, g.stride, g.padding)):
+        shape = [1] * g.ndim
+        shape[j] = o
+        factors = np.asarray(avg_pool_divisor_factors(i, o, k, s, p, count_include_pad), dtype=x.dtype)
+        divisor = divisor * factors.reshape(shape)
+    out /= divisor
+    return out
+
+
+def _window_bounds(input_size: int, output_size: int) -> tuple[np.ndarray, np.ndarray]:
+    windows = np.asarray(adaptive_windows(input_size, output_size), dtype=np.int64).reshape(-1, 2)
+    return windows[:, 0], windows[:, 1]
+
+
+def adaptive_avg_pool_forward(x: np.ndarray, output_size: tuple[int, ...]) -> np.ndarray:
+    """Adaptive average pooling ``(B, C, *in) -> (B, C, *output_size)``: window sums one
+    dimension at a time (``np.add.reduceat`` over ``[start, end)`` pairs), divided once by
+    the product of the window lengths."""
+    n = len(output_size)
+    if any(o == 0 for o in output_size):
+        return np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+    out = x
+    divisor = np.ones((1,) * n, dtype=x.dtype)
+    for j in reversed(range(n)):
+        size, o = x.shape[2 + j], output_size[j]
+        starts, ends = _window_bounds(size, o)
+        bounds = np.empty(2 * o - 1, dtype=np.int64)
+        bounds[0::2], bounds[1::2] = starts, ends[:-1]
+        if bounds.max() >= size:  # reduceat needs every bound inside the axis: append a zero
+            pad_width = [(0, 0)] * out.ndim
+            pad_width[2 + j] = (0, 1)
+            out = np.pad(out, pad_width)
+        out = np.add.reduceat(out, bounds, axis=2 + j)[(slice(None),) * (2 + j) + (slice(None, None, 2),)]
+        shape = [1] * n
+        shape[j] = o
+        divisor = divisor * (ends - starts).astype(x.dtype).reshape(shape)
+    return out / divisor
+
+
+def adaptive_max_pool_forward(x: np.ndarray, output_size: tuple[int, ...], return_indices: bool = False):
+    """Adaptive max pooling ``(B, C, *in) -> (B, C, *output_size)`` (and int64 flat indices).
+
+    Separable: reduce the last dimension first, carrying each candidate's flat index, then
+    the earlier ones; with first-maximum-wins and last-NaN-wins per dimension this picks the
+    same element as PyTorch's row-major scan of the whole window.
+    """
+    n = len(output_size)
+    spatial = x.shape[2:]
+    if any(o == 0 for o in output_size):
+        empty = np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+        return (empty, empty.astype(np.int64)) if return_indices else empty
+    values = x
+    flat = _flat_index([np.arange(s) for s in spatial], spatial) if return_indices else None
+    if flat is not None:
+        flat = np.broadcast_to(flat, x.shape)
+    floating = x.dtype.kind == "f"
+    for j in reversed(range(n)):
+        axis = 2 + j
+        starts, ends = _window_bounds(spatial[j], output_size[j])
+        best = np.take(values, starts, axis=axis)
+        best_flat = np.take(flat, starts, axis=axis) if flat is not None else None
+        shape = [1] * values.ndim
+        shape[axis] = output_size[j]
+        for r in range(1, int((ends - starts).max())):
+            position = starts + r
+            inside = (position < ends).reshape(shape)
+            position = np.minimum(position, spatial[j] - 1)
+            candidate = np.take(values, position, axis=axis)
+            better = candidate > best
+            if floating:
+                better |= np.isnan(candidate)
+            better &= inside
+            np.copyto(best, candidate, where=better)
+            if best_flat is not None:
+                np.copyto(best_flat, np.take(flat, position, axis=axis), where=better)
+        values, flat = best, best_flat
+    return (values, flat) if return_indices else values
+
+
+def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[int, ...], op: str) -> np.ndarray:
+    """Max unpooling: zeros of shape ``(B, C, *output_size)`` with ``out[b, c].flat[indices] = x``."""
+    plane = math.prod(output_size)
+    flat_idx = indices.reshape(indices.shape[0], indices.shape[1], -1)
+    if flat_idx.size and (flat_idx.min() < 0 or flat_idx.max() >= plane):
+        bad = flat_idx[(flat_idx < 0) | (flat_idx >= plane)].flat[0]
+        raise ValueError(f"{op}: found an invalid max index {bad} (output planes of shape {output_size} have "
+                         f"{plane} elements)")
+    out = np.zeros(x.shape[:2] + (plane,), dtype=x.dtype)
+    np.put_along_axis(out, flat_idx.astype(np.int64, copy=False), x.reshape(flat_idx.shape), axis=2)
+    return out.reshape(x.shape[:2] + tuple(output_size))

@@ -1,0 +1,161 @@
+"""Resizing: ``interpolate`` kernels and pixel (un)shuffle, on batched ``(B, C, *spatial)`` arrays.
+
+Every interpolation mode here is separable: each spatial dimension is resized in turn by
+gathering a few source rows and mixing them with per-output weights.  The source indices
+and weights follow PyTorch's CPU kernels (``aten/src/ATen/native/UpSample.h``,
+``cpu/UpSampleKernel.cpp``), including their arithmetic precision: index math in float32
+for float32 inputs, so that rounding picks the same source pixels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["resize_forward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
+
+#: The cubic convolution coefficient of PyTorch's bicubic mode (PIL's antialiased bicubic uses -0.5).
+CUBIC_A = -0.75
+
+
+def _scale(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype) -> np.floating:
+    """PyTorch's ``area_pixel_compute_scale``: the source step per output step."""
+    if align_corners:
+        return ftype(in_size - 1) / ftype(out_size - 1) if out_size > 1 else ftype(0)
+    if scale is not None and scale > 0:
+        return ftype(1.0 / scale)
+    return ftype(in_size) / ftype(out_size)
+
+
+def _source_index(scale, dst: np.ndarray, align_corners: bool, cubic: bool, ftype) -> np.ndarray:
+    """PyTorch's ``area_pixel_compute_source_index``."""
+    if align_corners:
+        return scale * dst.astype(ftype)
+    src = scale * (dst.astype(ftype) + ftype(0.5)) - ftype(0.5)
+    return src if cubic else np.maximum(src, ftype(0))
+
+
+def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: bool) -> np.ndarray:
+    """Source index of every output position for ``nearest`` (``floor(dst * scale)``) or
+    ``nearest-exact`` (``floor((dst + 0.5) * scale)``), clamped to ``in_size - 1``; float32 math."""
+    dst = np.arange(out_size)
+    if not exact:
+        if out_size == in_size:
+            return dst
+        if out_size == 2 * in_size:
+            return dst >> 1
+    step = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size) / np.float32(out_size)
+    position = (dst.astype(np.float32) + np.float32(0.5)) * step if exact else dst.astype(np.float32) * step
+    return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
+
+
+def linear_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype):
+    """``(indices (2, O), weights (2, O))`` of linear interpolation along one dimension."""
+    dst = np.arange(out_size)
+    if out_size == in_size:
+        return np.stack([dst, dst]), np.stack([np.ones(out_size, ftype), np.zeros(out_size, ftype)])
+    step = _scale(in_size, out_size, align_corners, scale, ftype)
+    src = _source_index(step, dst, align_corners, False, ftype)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    lambda1 = np.clip(src - i0.astype(ftype), ftype(0), ftype(1)).astype(ftype)
+    i1 = i0 + (i0 < in_size - 1)
+    return np.stack([i0, i1]), np.stack([ftype(1) - lambda1, lambda1])
+
+
+def _cubic1(x, a):  # |x| <= 1
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic2(x, a):  # 1 < |x| < 2
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
+def cubic_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype):
+    """``(indices (4, O), weights (4, O))`` of bicubic interpolation (A = -0.75) along one dimension;
+    the four taps ``floor(src) - 1 .. floor(src) + 2`` are clamped to the input."""
+    dst = np.arange(out_size)
+    step = _scale(in_size, out_size, align_corners, scale, ftype)
+    src = _source_index(step, dst, align_corners, True, ftype)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    t = np.clip(src - i0.astype(ftype), ftype(0), ftype(1)).astype(ftype)
+    a = ftype(CUBIC_A)
+    one = ftype(1)
+    weights = np.stack([_cubic2(t + one, a), _cubic1(t, a), _cubic1(one - t, a), _cubic2((one - t) + one, a)])
+    indices = np.clip(i0[None, :] + np.arange(-1, 3)[:, None], 0, in_size - 1)
+    return indices, weights.astype(ftype)
+
+
+def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype, cubic: bool):
+    """``(indices (K, O), weights (K, O))`` of PyTorch's antialiased (PIL-style) resampling along one
+    dimension: a triangle or cubic (A = -0.5) filter stretched by the scale when downsampling,
+    evaluated at the input pixel centres inside the support and normalized to sum 1."""
+    interp_size = 4 if cubic else 2
+    step = _scale(in_size, out_size, align_corners, scale, ftype)
+    support = ftype(interp_size * 0.5) * step if step >= 1.0 else ftype(interp_size * 0.5)
+    max_size = int(math.ceil(support)) * 2 + 1
+    invscale = ftype(1.0) / step if step >= 1.0 else ftype(1.0)
+    centers = step * (np.arange(out_size).astype(ftype) + ftype(0.5))
+    xmin = np.maximum((centers - support + ftype(0.5)).astype(np.int64), 0)          # truncation, as in C++
+    xsize = np.clip(np.minimum((centers + support + ftype(0.5)).astype(np.int64), in_size) - xmin, 0, max_size)
+    j = np.arange(max_size)[:, None]
+    x = np.abs(((j + xmin[None, :]).astype(ftype) - centers[None, :] + ftype(0.5)) * invscale).astype(ftype)
+    if cubic:
+        a = ftype(-0.5)
+        w = np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), ftype(0)))
+    else:
+        w = np.maximum(ftype(1) - x, ftype(0))
+    w = np.where(j < xsize[None, :], w, ftype(0)).astype(ftype)
+    total = w.sum(axis=0, dtype=ftype)
+    w = np.where(total != 0, w / np.where(total != 0, total, ftype(1)), w).astype(ftype)
+    indices = np.minimum(j + xmin[None, :], in_size - 1)
+    return indices, w
+
+
+def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``."""
+    shape = [1] * x.ndim
+    shape[axis] = indices.shape[1]
+    out = np.take(x, indices[0], axis=axis) * weights[0].reshape(shape)
+    for k in range(1, indices.shape[0]):
+        out += np.take(x, indices[k], axis=axis) * weights[k].reshape(shape)
+    return out
+
+
+def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align_corners: bool,
+                   scales: tuple[float | None, ...], antialias: bool = False) -> np.ndarray:
+    """Interpolate ``x (B, C, *in)`` to ``(B, C, *output_size)`` with a separable mode
+    (``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear``, ``bicubic``);
+    ``scales`` are the user's scale factors (None where the sizes define the scale)."""
+    ftype = x.dtype.type
+    out = x
+    for j, (in_size, out_size, scale) in enumerate(zip(x.shape[2:], output_size, scales)):
+        axis = 2 + j
+        if mode in ("nearest", "nearest-exact"):
+            out = np.take(out, nearest_indices(in_size, out_size, scale, mode == "nearest-exact"), axis=axis)
+            continue
+        if antialias:
+            indices, weights = antialias_weights(in_size, out_size, align_corners, scale, ftype, mode == "bicubic")
+        elif mode == "bicubic":
+            indices, weights = cubic_weights(in_size, out_size, align_corners, scale, ftype)
+        else:
+            indices, weights = linear_weights(in_size, out_size, align_corners, scale, ftype)
+        out = _apply(out, axis, indices, weights)
+    return out if out is not x else x.copy()
+
+
+def pixel_shuffle_forward(x: np.ndarray, r: int) -> np.ndarray:
+    """``(*, C*r^2, H, W) -> (*, C, H*r, W*r)``: ``out[..., c, h*r + i, w*r + j] = x[..., c*r^2 + i*r + j, h, w]``."""
+    *lead, c, h, w = x.shape
+    y = x.reshape(*lead, c // (r * r), r, r, h, w)
+    n = len(lead)
+    y = y.transpose(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return np.ascontiguousarray(y).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle_forward(x: np.ndarray, r: int) -> np.ndarray:
+    """``(*, C, H*r, W*r) -> (*, C*r^2, H, W)``, the inverse of :func:`pixel_shuffle_forward`."""
+    *lead, c, h, w = x.shape
+    y = x.reshape(*lead, c, h // r, r, w // r, r)
+    n = len(lead)
+    y = y.transpose(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return np.ascontiguousarray(y).reshape(*lead, c * r * r, h // r, w // r)
