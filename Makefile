@@ -32,7 +32,7 @@ test: install-test
 	$(PY) -m pytest -q
 
 bench: install-test
-	$(BENCH_ENV) $(PY) bench/bench_conv.py
+	$(BENCH_ENV) $(PY) bench/bench_layers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -292,6 +292,9 @@ def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode):
         raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
     kernel = ntuple(kernel_size, n, "kernel_size", op)
     geometry = pool_geometry(x.shape[2:], kernel, stride, 0, 1, ceil_mode, op=op)
+    if math.isinf(norm):  # PyTorch: the max (p = inf) or min (p = -inf) of |x| over each window
+        sign = 1 if norm > 0 else -1
+        return _unbatch(sign * max_pool_forward(sign * np.abs(x), geometry), batched)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         pooled = avg_pool_forward(np.power(x, x.dtype.type(norm)), geometry)
         # PyTorch: (sign(out) * relu(|out|)) * prod(k), to the power 1/p (a ceil_mode window's

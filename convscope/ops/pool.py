@@ -110,10 +110,21 @@ def adaptive_avg_pool_forward(x: np.ndarray, output_size: tuple[int, ...]) -> np
     n = len(output_size)
     if any(o == 0 for o in output_size):
         return np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+    if all(o == 1 for o in output_size):  # global average pooling: one matrix-vector product
+        plane = math.prod(x.shape[2:])
+        sums = x.reshape(-1, plane) @ np.ones(plane, dtype=x.dtype)
+        return (sums / x.dtype.type(plane)).reshape(x.shape[:2] + (1,) * n)
     out = x
     divisor = np.ones((1,) * n, dtype=x.dtype)
     for j in reversed(range(n)):
         size, o = x.shape[2 + j], output_size[j]
+        if size % o == 0:  # equal, disjoint windows: a reshape and a sum
+            k = size // o
+            out = out.reshape(out.shape[:2 + j] + (o, k) + out.shape[3 + j:]).sum(axis=3 + j)
+            shape = [1] * n
+            shape[j] = o
+            divisor = divisor * np.full(shape, k, dtype=x.dtype)
+            continue
         starts, ends = _window_bounds(size, o)
         bounds = np.empty(2 * o - 1, dtype=np.int64)
         bounds[0::2], bounds[1::2] = starts, ends[:-1]
@@ -171,11 +182,13 @@ def adaptive_max_pool_forward(x: np.ndarray, output_size: tuple[int, ...], retur
 def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[int, ...], op: str) -> np.ndarray:
     """Max unpooling: zeros of shape ``(B, C, *output_size)`` with ``out[b, c].flat[indices] = x``."""
     plane = math.prod(output_size)
-    flat_idx = indices.reshape(indices.shape[0], indices.shape[1], -1)
-    if flat_idx.size and (flat_idx.min() < 0 or flat_idx.max() >= plane):
+    flat_idx = indices.reshape(indices.shape[0], indices.shape[1], -1).astype(np.int64, copy=False)
+    # One pass: negative indices are huge when read as unsigned.
+    if flat_idx.size and flat_idx.view(np.uint64).max() >= plane:
         bad = flat_idx[(flat_idx < 0) | (flat_idx >= plane)].flat[0]
         raise ValueError(f"{op}: found an invalid max index {bad} (output planes of shape {output_size} have "
                          f"{plane} elements)")
-    out = np.zeros(x.shape[:2] + (plane,), dtype=x.dtype)
-    np.put_along_axis(out, flat_idx.astype(np.int64, copy=False), x.reshape(flat_idx.shape), axis=2)
-    return out.reshape(x.shape[:2] + tuple(output_size))
+    out = np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+    planes = np.arange(flat_idx.shape[0] * flat_idx.shape[1], dtype=np.int64).reshape(flat_idx.shape[:2] + (1,))
+    out.reshape(-1)[(flat_idx + planes * plane).ravel()] = x.ravel()  # out.flat[(b*C + c)*plane + index] = x
+    return out

@@ -35,17 +35,29 @@ def _source_index(scale, dst: np.ndarray, align_corners: bool, cubic: bool, ftyp
     return src if cubic else np.maximum(src, ftype(0))
 
 
-def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: bool) -> np.ndarray:
+def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: bool, two_d: bool,
+                    double: bool) -> np.ndarray:
     """Source index of every output position for ``nearest`` (``floor(dst * scale)``) or
-    ``nearest-exact`` (``floor((dst + 0.5) * scale)``), clamped to ``in_size - 1``; float32 math."""
+    ``nearest-exact`` (``floor((dst + 0.5) * scale)``), clamped to ``in_size - 1``.
+
+    The rounding follows PyTorch 2.13's CPU kernels, measured against them: float32 arithmetic
+    (``scale`` = ``float(1/scale_factor)`` or ``float(in)/float(out)``), except that 1-d and 3-d
+    float64 inputs resized to a given size use ``(dst [+ 0.5]) * in / out`` in double precision;
+    and the 2-d ``nearest`` kernel maps an unchanged size to the identity and a doubled size to
+    ``dst // 2`` whatever the scale factor says.
+    """
     dst = np.arange(out_size)
-    if not exact:
+    if two_d and not exact:
         if out_size == in_size:
             return dst
         if out_size == 2 * in_size:
             return dst >> 1
-    step = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(in_size) / np.float32(out_size)
-    position = (dst.astype(np.float32) + np.float32(0.5)) * step if exact else dst.astype(np.float32) * step
+    if double and not two_d and scale is None:
+        position = (dst + (0.5 if exact else 0.0)) * in_size / out_size
+    else:
+        step = np.float32(1.0 / scale) if scale is not None and scale > 0 \
+            else np.float32(in_size) / np.float32(out_size)
+        position = (dst.astype(np.float32) + np.float32(0.5)) * step if exact else dst.astype(np.float32) * step
     return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
 
 
@@ -111,13 +123,59 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
     return indices, w
 
 
+#: Largest dense resampling matrix (output x input elements) used for a GEMM-based resize.
+DENSE_MATRIX_LIMIT = 2**22
+
+
 def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``."""
+    """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``.
+
+    For finite inputs the taps are folded into a dense ``(O, I)`` matrix and applied as one
+    GEMM (adding exact zeros changes nothing); a NaN or inf must stay local to its taps, as
+    in PyTorch, so non-finite inputs take the gather path.
+    """
+    in_size, out_size = x.shape[axis], indices.shape[1]
+    if in_size * out_size <= DENSE_MATRIX_LIMIT and np.isfinite(x).all():
+        matrix = np.zeros((out_size, in_size), dtype=x.dtype)
+        np.add.at(matrix, (np.broadcast_to(np.arange(out_size), indices.shape), indices), weights)
+        lead, rest = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
+        if rest == 1:
+            out = x.reshape(lead, in_size) @ matrix.T
+        else:
+            out = np.matmul(matrix, x.reshape(lead, in_size, rest))
+        return out.reshape(x.shape[:axis] + (out_size,) + x.shape[axis + 1:])
     shape = [1] * x.ndim
-    shape[axis] = indices.shape[1]
+    shape[axis] = out_size
     out = np.take(x, indices[0], axis=axis) * weights[0].reshape(shape)
     for k in range(1, indices.shape[0]):
         out += np.take(x, indices[k], axis=axis) * weights[k].reshape(shape)
+    return out
+
+
+def _nearest(x: np.ndarray, index_per_dim: list[np.ndarray]) -> np.ndarray:
+    """Gather ``x[..., i0[o0], i1[o1], ...]``.
+
+    When every dimension but the last repeats each source row ``r`` times (``i = o // r``, an
+    integer upscale), the last dimension is gathered once into the output and the rows are then
+    replicated as whole contiguous slabs, instead of one gather pass per dimension.
+    """
+    spatial, n = x.shape[2:], x.ndim - 2
+    outer = index_per_dim[:-1]
+    ratios = [len(idx) // size for idx, size in zip(outer, spatial)]
+    if n > 1 and all(r >= 1 and len(idx) == r * size and np.array_equal(idx, np.arange(len(idx)) // r)
+                     for idx, r, size in zip(outer, ratios, spatial)):
+        last = index_per_dim[-1]
+        out = np.empty(x.shape[:2] + tuple(v for size, r in zip(spatial, ratios) for v in (size, r))
+                       + (len(last),), dtype=x.dtype)
+        out[(slice(None),) * 2 + (slice(None), 0) * (n - 1)] = np.take(x, last, axis=-1)
+        for j in reversed(range(n - 1)):
+            base = (slice(None),) * 2 + (slice(None), 0) * j + (slice(None),)
+            for k in range(1, ratios[j]):
+                out[base + (k,)] = out[base + (0,)]
+        return out.reshape(x.shape[:2] + tuple(len(idx) for idx in index_per_dim))
+    out = x
+    for j, idx in enumerate(index_per_dim):
+        out = np.take(out, idx, axis=2 + j)
     return out
 
 
@@ -127,19 +185,21 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     (``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear``, ``bicubic``);
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
     ftype = x.dtype.type
+    if mode in ("nearest", "nearest-exact"):
+        two_d, double = x.ndim == 4, x.dtype == np.float64
+        return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", two_d, double)
+                            for i, o, scale in zip(x.shape[2:], output_size, scales)])
     out = x
-    for j, (in_size, out_size, scale) in enumerate(zip(x.shape[2:], output_size, scales)):
-        axis = 2 + j
-        if mode in ("nearest", "nearest-exact"):
-            out = np.take(out, nearest_indices(in_size, out_size, scale, mode == "nearest-exact"), axis=axis)
-            continue
+    for j, (in_size, out_size, scale) in reversed(list(enumerate(zip(x.shape[2:], output_size, scales)))):
         if antialias:
+            if in_size == out_size:  # PyTorch's separable antialias kernel skips unresized dimensions
+                continue
             indices, weights = antialias_weights(in_size, out_size, align_corners, scale, ftype, mode == "bicubic")
         elif mode == "bicubic":
             indices, weights = cubic_weights(in_size, out_size, align_corners, scale, ftype)
         else:
             indices, weights = linear_weights(in_size, out_size, align_corners, scale, ftype)
-        out = _apply(out, axis, indices, weights)
+        out = _apply(out, 2 + j, indices, weights)
     return out if out is not x else x.copy()
 
 
