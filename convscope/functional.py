@@ -217,6 +217,10 @@ def _avg_pool(n, input, kernel_size, stride, padding, ceil_mode, count_include_p
     op = f"avg_pool{n}d"
     x, batched = _spatial_input(input, n, op)
     geometry = pool_geometry(x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, op=op)
+    if n == 3 and any(i < k for i, k in zip(x.shape[2:], geometry.kernel_size)):
+        # PyTorch's 3-d average pooling (only) checks the unpadded input against the kernel.
+        raise ValueError(f"{op}: input of spatial size {x.shape[2:]} is smaller than kernel_size "
+                         f"{geometry.kernel_size}")
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
                                          or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")

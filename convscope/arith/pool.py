@@ -152,8 +152,8 @@ def max_unpool_output_shape(input_size: Sequence[int], kernel_size: Sequence[int
         size = default
     else:
         size = tuple(output_size)
-        if len(size) in (n + 1, n + 2):
-            size = size[len(size) - n:]
+        if len(size) == n + 2:  # (N, C, *spatial): PyTorch ignores the leading two
+            size = size[2:]
         if len(size) != n:
             raise ValueError(f"{_where(op)}output_size should have {n} or {n + 2} elements, got "
                              f"output_size={tuple(output_size)}")

@@ -86,8 +86,8 @@ def pad(input, pad, mode: str = "constant", value: float | None = None) -> np.nd
 
     Shape: each padded dimension grows from ``size`` to ``size + low + high``.
 
-    >>> pad(np.arange(4.0), (2, 1), mode="reflect")
-    array([2., 1., 0., 1., 2., 3., 2.])
+    >>> pad(np.arange(4.0).reshape(1, 4), (2, 1), mode="reflect")
+    array([[2., 1., 0., 1., 2., 3., 2.]])
     """
     op = "pad"
     if mode not in PAD_MODES:
