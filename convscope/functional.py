@@ -7,6 +7,10 @@ and the N-d ops in ``convscope.ops`` do the work; the 1d/2d/3d names are thin.
 
 Beyond PyTorch, ``padding`` of the convolutions (and ``unfold``/``fold``) also takes
 per-dimension ``(low, high)`` pairs, e.g. ``padding=((0, 1), (1, 2))``.
+
+Every function also accepts ``convscope.Tensor`` arguments; then it returns a Tensor that
+records its backward rule (the rules live next to the NumPy kernels in ``convscope.ops``).
+With plain arrays it stays a plain NumPy function.
 """
 from __future__ import annotations
 
@@ -18,13 +22,28 @@ from .arith.conv import conv_geometry, sliding_block_shape
 from .arith.normalize import normalize_padding, ntuple
 from .arith.pool import (adaptive_output_shape, interpolate_output_shape, max_unpool_output_shape,
                          pixel_shuffle_output_shape, pixel_unshuffle_output_shape, pool_geometry)
+from .autograd import ops as T
+from .autograd.tensor import Tensor, any_tensor, as_data, make_result
+from .ops import pad as _pad
 from .ops._arrays import as_array, as_float_array, same_dtype
-from .ops.conv import conv_forward, conv_transpose_forward
-from .ops.pad import pad
-from .ops.pool import (adaptive_avg_pool_forward, adaptive_max_pool_forward, avg_pool_forward, max_pool_forward,
-                       max_unpool_forward)
-from .ops.resize import pixel_shuffle_forward, pixel_unshuffle_forward, resize_forward
+from .ops.conv import conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward
+from .ops.pool import (adaptive_avg_pool_backward, adaptive_avg_pool_forward, adaptive_max_pool_forward,
+                       avg_pool_backward, avg_pool_forward, max_pool_forward, max_unpool_backward,
+                       max_unpool_forward, scatter_to_indices)
+from .ops.resize import pixel_shuffle_forward, pixel_unshuffle_forward, resize_backward, resize_forward
 from .ops.window import gather_windows, scatter_windows
+
+def pad(input, pad, mode: str = "constant", value: float | None = None):
+    """Pad the trailing dimensions (``torch.nn.functional.pad``); see :func:`convscope.ops.pad.pad`.
+
+    >>> pad(np.ones((1, 2)), (1, 2)).tolist()
+    [[0.0, 1.0, 1.0, 0.0, 0.0]]
+    """
+    x = as_data(input)
+    out = _pad.pad(x, pad, mode, value)
+    shape = np.shape(x)
+    return _wrap(out, (input,), lambda g: (_pad.pad_backward(g, shape, pad, mode),), "PadBackward")
+
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "pad", "unfold", "fold",
@@ -32,23 +51,40 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-           "interpolate", "pixel_shuffle", "pixel_unshuffle"]
+           "interpolate", "pixel_shuffle", "pixel_unshuffle",
+           "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "linear", "batch_norm",
+           "nll_loss", "cross_entropy", "mse_loss"]
+
+
+def _wrap(out, inputs, backward, op: str):
+    """``out`` itself for array inputs; a Tensor recording ``backward`` when any input is a Tensor."""
+    return make_result(out, inputs, backward, op) if any_tensor(*inputs) else out
+
+
+def _needs(*values) -> tuple[bool, ...]:
+    return tuple(isinstance(v, Tensor) and v.requires_grad for v in values)
 
 
 def _convolution(n: int, input, weight, bias, stride, padding, dilation, groups,
                  transposed: bool = False, output_padding=0) -> np.ndarray:
     op = f"conv_transpose{n}d" if transposed else f"conv{n}d"
-    x = as_float_array(input, "input", op)
-    w = as_float_array(weight, "weight", op)
-    b = None if bias is None else as_float_array(bias, "bias", op)
+    x = as_float_array(as_data(input), "input", op)
+    w = as_float_array(as_data(weight), "weight", op)
+    b = None if bias is None else as_float_array(as_data(bias), "bias", op)
     same_dtype(op, x, "input", weight=w, bias=b)
     geometry = conv_geometry(x.shape, w.shape, n=n, stride=stride, padding=padding, dilation=dilation,
                              groups=groups, output_padding=output_padding, transposed=transposed,
                              bias_shape=None if b is None else b.shape, op=op)
     batched = geometry.batch is not None
+    xb = x if batched else x[None]
     forward = conv_transpose_forward if transposed else conv_forward
-    out = forward(x if batched else x[None], w, b, geometry)
-    return out if batched else out[0]
+    out = forward(xb, w, b, geometry)
+
+    def backward(grad):
+        rule = conv_transpose_backward if transposed else conv_backward
+        dx, dw, db = rule(grad if batched else grad[None], xb, w, geometry, _needs(input, weight, bias))
+        return (dx if batched or dx is None else dx[0]), dw, db
+    return _wrap(out if batched else out[0], (input, weight, bias), backward, f"{op.capitalize()}Backward")
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -113,7 +149,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
     (1, 4, 4)
     """
     op = "unfold"
-    x = as_float_array(input, "input", op)
+    x = as_float_array(as_data(input), "input", op)
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3D (unbatched) or 4D (batched) input, got input of shape {x.shape}")
     xb = x if x.ndim == 4 else x[None]
@@ -124,7 +160,13 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
     cols = np.empty(xb.shape[:2] + kernel + blocks, dtype=x.dtype)
     gather_windows(xb, cols, kernel, stride_, dil, [p[0] for p in pairs])
     cols = cols.reshape(xb.shape[0], xb.shape[1] * math.prod(kernel), math.prod(blocks))
-    return cols if x.ndim == 4 else cols[0]
+    lo = [p[0] for p in pairs]
+
+    def backward(grad):
+        dx = np.zeros(xb.shape, dtype=grad.dtype)
+        g = grad.reshape((xb.shape[0], xb.shape[1]) + kernel + blocks)
+        return (scatter_windows(g, dx, kernel, stride_, dil, lo).reshape(x.shape),)
+    return _wrap(cols if x.ndim == 4 else cols[0], (input,), backward, "Im2ColBackward")
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
@@ -136,7 +178,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
     blocks covering it.
     """
     op = "fold"
-    cols = as_float_array(input, "input", op)
+    cols = as_float_array(as_data(input), "input", op)
     if cols.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 2D (unbatched) or 3D (batched) input, got input of shape {cols.shape}")
     cb = cols if cols.ndim == 3 else cols[None]
@@ -155,9 +197,14 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
                          f"blocks {' * '.join(map(str, blocks))} = {math.prod(blocks)}, but got {cb.shape[2]}")
     channels = cb.shape[1] // k_count
     out = np.zeros((cb.shape[0], channels) + size, dtype=cols.dtype)
-    scatter_windows(cb.reshape((cb.shape[0], channels) + kernel + blocks), out, kernel, stride_, dil,
-                    [p[0] for p in pairs])
-    return out if cols.ndim == 3 else out[0]
+    lo = [p[0] for p in pairs]
+    scatter_windows(cb.reshape((cb.shape[0], channels) + kernel + blocks), out, kernel, stride_, dil, lo)
+
+    def backward(grad):
+        g = grad if cols.ndim == 3 else grad[None]
+        dcols = np.empty((cb.shape[0], channels) + kernel + blocks, dtype=grad.dtype)
+        return (gather_windows(g, dcols, kernel, stride_, dil, lo).reshape(cols.shape),)
+    return _wrap(out if cols.ndim == 3 else out[0], (input,), backward, "Col2ImBackward")
 
 
 # -- pooling ----------------------------------------------------------------------------------
@@ -165,7 +212,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
 def _spatial_input(input, n: int, op: str, allow_int: bool = False) -> tuple[np.ndarray, bool]:
     """Validate a ``(N, C, *s)`` or unbatched ``(C, *s)`` input with ``n`` spatial dims; return it
     batched, and whether it was."""
-    x = as_array(input, "input", op, allow_int)
+    x = as_array(as_data(input), "input", op, allow_int)
     if x.ndim not in (n + 1, n + 2):
         raise ValueError(f"{op}: expected {n + 1}D (unbatched) or {n + 2}D (batched) input, got input of "
                          f"shape {x.shape}")
@@ -182,11 +229,28 @@ def _unbatch(result, batched: bool):
     return result[0]
 
 
+def _pooled(input, batched: bool, out: np.ndarray, backward_batched, op: str, indices: np.ndarray | None = None):
+    """Unbatch ``out`` (and ``indices``), and for Tensor input attach ``backward_batched`` (which takes
+    and returns batched arrays)."""
+    def backward(grad):
+        dx = backward_batched(grad if batched else grad[None])
+        return (dx if batched else dx[0],)
+    result = _wrap(_unbatch(out, batched), (input,), backward, op)
+    if indices is None:
+        return result
+    indices = _unbatch(indices, batched)
+    return result, (Tensor(indices) if isinstance(input, Tensor) else indices)
+
+
 def _max_pool(n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     op = f"max_pool{n}d"
     x, batched = _spatial_input(input, n, op, allow_int=True)
     geometry = pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, op=op)
-    return _unbatch(max_pool_forward(x, geometry, return_indices), batched)
+    if not (return_indices or isinstance(input, Tensor)):
+        return _unbatch(max_pool_forward(x, geometry), batched)
+    out, indices = max_pool_forward(x, geometry, return_indices=True)
+    return _pooled(input, batched, out, lambda g: scatter_to_indices(g, indices, x.shape), "MaxPoolBackward",
+                   indices if return_indices else None)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -224,7 +288,10 @@ def _avg_pool(n, input, kernel_size, stride, padding, ceil_mode, count_include_p
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(divisor_override, int)
                                          or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
-    return _unbatch(avg_pool_forward(x, geometry, count_include_pad, divisor_override), batched)
+    out = avg_pool_forward(x, geometry, count_include_pad, divisor_override)
+    return _pooled(input, batched, out,
+                   lambda g: avg_pool_backward(g, geometry, x.shape, count_include_pad, divisor_override),
+                   "AvgPoolBackward")
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -254,8 +321,13 @@ def _adaptive(n, input, output_size, kind, return_indices=False):
     x, batched = _spatial_input(input, n, op, allow_int=kind == "max")
     size = adaptive_output_shape(x.shape[2:], output_size, op)
     if kind == "avg":
-        return _unbatch(adaptive_avg_pool_forward(x, size), batched)
-    return _unbatch(adaptive_max_pool_forward(x, size, return_indices), batched)
+        return _pooled(input, batched, adaptive_avg_pool_forward(x, size),
+                       lambda g: adaptive_avg_pool_backward(g, x.shape), "AdaptiveAvgPoolBackward")
+    if not (return_indices or isinstance(input, Tensor)):
+        return _unbatch(adaptive_max_pool_forward(x, size), batched)
+    out, indices = adaptive_max_pool_forward(x, size, return_indices=True)
+    return _pooled(input, batched, out, lambda g: scatter_to_indices(g, indices, x.shape),
+                   "AdaptiveMaxPoolBackward", indices if return_indices else None)
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -296,6 +368,15 @@ def _lp_pool(n, input, norm_type, kernel_size, stride, ceil_mode):
         raise ValueError(f"{op}: norm_type must be a non-zero number, got {norm_type!r}")
     kernel = ntuple(kernel_size, n, "kernel_size", op)
     geometry = pool_geometry(x.shape[2:], kernel, stride, 0, 1, ceil_mode, op=op)
+    max_pool = (max_pool1d, max_pool2d, max_pool3d)[n - 1]
+    avg_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[n - 1]
+    if isinstance(input, Tensor):  # composed of differentiable ops, as PyTorch writes it
+        if math.isinf(norm):
+            sign = 1.0 if norm > 0 else -1.0
+            return max_pool(T.abs(input) * sign, kernel, stride, 0, 1, ceil_mode) * sign
+        pooled = avg_pool(T.pow(input, norm), kernel, stride, 0, ceil_mode)
+        pooled = T.sign(pooled) * T.relu(T.abs(pooled)) * float(math.prod(kernel))
+        return T.pow(pooled, 1.0 / norm)
     if math.isinf(norm):  # PyTorch: the max (p = inf) or min (p = -inf) of |x| over each window
         sign = 1 if norm > 0 else -1
         return _unbatch(sign * max_pool_forward(sign * np.abs(x), geometry), batched)
@@ -326,10 +407,10 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def _max_unpool(n, input, indices, kernel_size, stride, padding, output_size):
     op = f"max_unpool{n}d"
     x, batched = _spatial_input(input, n, op, allow_int=True)
-    idx = np.asarray(indices)
+    idx = np.asarray(as_data(indices))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer array, got dtype {idx.dtype}")
-    if idx.shape != np.shape(input):
+    if idx.shape != np.shape(as_data(input)):
         raise ValueError(f"{op}: expected indices of the input's shape {np.shape(input)}, got indices of shape "
                          f"{idx.shape}")
     kernel = ntuple(kernel_size, n, "kernel_size", op)
@@ -338,7 +419,9 @@ def _max_unpool(n, input, indices, kernel_size, stride, padding, output_size):
     if any(v <= 0 for v in kernel + stride):
         raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
     size = max_unpool_output_shape(x.shape[2:], kernel, stride, padding, output_size, op)
-    return _unbatch(max_unpool_forward(x, idx if batched else idx[None], size, op), batched)
+    idx_b = idx if batched else idx[None]
+    return _pooled(input, batched, max_unpool_forward(x, idx_b, size, op), lambda g: max_unpool_backward(g, idx_b),
+                   "MaxUnpoolBackward")
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -377,7 +460,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     [[[0.5, 2.5]]]
     """
     op = "interpolate"
-    x = as_float_array(input, "input", op)
+    x = as_float_array(as_data(input), "input", op)
     if mode not in _INTERPOLATE_MODES:
         raise ValueError(f"{op}: unknown mode {mode!r}; expected one of {tuple(_INTERPOLATE_MODES)}")
     if x.ndim not in (3, 4, 5):
@@ -399,25 +482,224 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     output_size = interpolate_output_shape(x.shape[2:], size, scale_factor, op)
     if mode == "area":
-        return adaptive_avg_pool_forward(x, output_size)
+        return _wrap(adaptive_avg_pool_forward(x, output_size), (input,),
+                     lambda g: (adaptive_avg_pool_backward(g, x.shape),), "UpsampleAreaBackward")
     if size is not None or recompute_scale_factor:
         scales = (None,) * n
     else:
         factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
         scales = tuple(float(f) for f in factors)
-    return resize_forward(x, output_size, mode, align_corners, scales, antialias)
+    out = resize_forward(x, output_size, mode, align_corners, scales, antialias)
+    return _wrap(out, (input,), lambda g: (resize_backward(g, x.shape, output_size, mode, align_corners, scales,
+                                                           antialias),), "UpsampleBackward")
 
 
 def pixel_shuffle(input, upscale_factor):
     """Rearrange ``(*, C*r^2, H, W) -> (*, C, H*r, W*r)`` (sub-pixel convolution's upsampling)."""
-    x = np.asarray(input)
+    x = np.asarray(as_data(input))
     shape = pixel_shuffle_output_shape(x.shape, upscale_factor)
-    return pixel_shuffle_forward(x, shape[-1] // x.shape[-1]) if x.size else np.zeros(shape, x.dtype)
+    r = ntuple(upscale_factor, 1, "upscale_factor", "pixel_shuffle")[0]
+    out = pixel_shuffle_forward(x, r) if x.size else np.zeros(shape, x.dtype)
+    return _wrap(out, (input,), lambda g: (pixel_unshuffle_forward(g, r),), "PixelShuffleBackward")
 
 
 def pixel_unshuffle(input, downscale_factor):
     """Rearrange ``(*, C, H*r, W*r) -> (*, C*r^2, H, W)``, the inverse of :func:`pixel_shuffle`."""
-    x = np.asarray(input)
+    x = np.asarray(as_data(input))
     shape = pixel_unshuffle_output_shape(x.shape, downscale_factor)
     r = ntuple(downscale_factor, 1, "downscale_factor", "pixel_unshuffle")[0]
-    return pixel_unshuffle_forward(x, r) if x.size else np.zeros(shape, x.dtype)
+    out = pixel_unshuffle_forward(x, r) if x.size else np.zeros(shape, x.dtype)
+    return _wrap(out, (input,), lambda g: (pixel_shuffle_forward(g, r),), "PixelUnshuffleBackward")
+
+
+# -- activations, linear layers, normalization, losses ------------------------------------------
+
+def _elementwise(op, input, *args):
+    """Run a differentiable primitive; plain arrays in, plain arrays out."""
+    out = op(input, *args)
+    return out if isinstance(input, Tensor) else out.data
+
+
+def relu(input, inplace: bool = False):
+    """``max(x, 0)``."""
+    return _elementwise(T.relu, input)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    """``x`` if ``x > 0`` else ``negative_slope * x``."""
+    return _elementwise(T.leaky_relu, input, negative_slope)
+
+
+def sigmoid(input):
+    """``1 / (1 + exp(-x))``."""
+    return _elementwise(T.sigmoid, input)
+
+
+def tanh(input):
+    return _elementwise(T.tanh, input)
+
+
+def softmax(input, dim: int = -1):
+    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    return _elementwise(T.softmax, input, dim)
+
+
+def log_softmax(input, dim: int = -1):
+    """``x - log(sum(exp(x)))`` along ``dim`` (computed stably)."""
+    return _elementwise(T.log_softmax, input, dim)
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, generator=None):
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training only).
+    The mask comes from convscope's seeded generator (``convscope.manual_seed``)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got p={p}")
+    if not training or p == 0.0:
+        return input
+    from .random import default_generator
+    x = as_data(input)
+    rng = generator or default_generator()
+    keep = (rng.random(x.shape) >= p).astype(x.dtype)
+    scale = keep / x.dtype.type(1.0 - p) if p < 1.0 else keep
+    return _wrap(x * scale, (input,), lambda g: (g * scale,), "DropoutBackward")
+
+
+def linear(input, weight, bias=None):
+    """``x @ weight.T + bias`` with ``weight (out_features, in_features)``: ``(*, in) -> (*, out)``."""
+    x, w = as_data(input), as_data(weight)
+    if np.shape(x)[-1:] != np.shape(w)[1:]:
+        raise ValueError(f"linear: input of shape {np.shape(x)} does not match weight of shape {np.shape(w)} "
+                         f"(expected input's last dimension {np.shape(w)[1]})")
+    out = T.matmul(input, T.transpose(weight, 0, 1) if isinstance(weight, Tensor) else w.T)
+    if bias is not None:
+        out = T.add(out, bias)
+    return out if any_tensor(input, weight, bias) else out.data
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5):
+    """Batch normalization over ``(N, C, *)``: per channel ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+    Training uses the batch's mean and biased variance and updates the running statistics in
+    place: ``running = (1 - momentum) * running + momentum * batch`` (with the *unbiased* batch
+    variance, as PyTorch does); evaluation uses the running statistics.
+    """
+    x = as_float_array(as_data(input), "input", "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    count = x.size // x.shape[1]
+    if training:
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                             f"shape {x.shape}")
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        if running_mean is not None and momentum is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += momentum * var * (count / (count - 1))
+    else:
+        mean, var = np.asarray(running_mean, dtype=x.dtype), np.asarray(running_var, dtype=x.dtype)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    w = None if weight is None else as_data(weight)
+    b = None if bias is None else as_data(bias)
+    out = x_hat * w.reshape(shape) if w is not None else x_hat.copy()
+    if b is not None:
+        out += b.reshape(shape)
+
+    def backward(grad):
+        dw = (grad * x_hat).sum(axis=axes) if _needs(weight)[0] else None
+        db = grad.sum(axis=axes) if _needs(bias)[0] else None
+        dx = None
+        if _needs(input)[0]:
+            g_hat = grad * w.reshape(shape) if w is not None else grad
+            if training:  # the batch statistics depend on x too
+                dx = inv_std.reshape(shape) * (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                                               - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+            else:
+                dx = g_hat * inv_std.reshape(shape)
+        return dx, dw, db
+    return _wrap(out, (input, weight, bias), backward, "NativeBatchNormBackward")
+
+
+def _reduce(loss, reduction: str, op: str):
+    if reduction == "mean":
+        return T.mean(loss)
+    if reduction == "sum":
+        return T.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    """Negative log likelihood: ``-weight[t] * input[n, t]`` for log-probabilities ``input (N, C, *)``
+    and class indices ``target (N, *)``; ``mean`` divides by the total weight of the counted targets."""
+    logp = input if isinstance(input, Tensor) else Tensor(as_float_array(input, "input", "nll_loss"))
+    t = np.asarray(as_data(target))
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold class indices (integers), got dtype {t.dtype}")
+    classes = logp.shape[1] if logp.ndim > 1 else logp.shape[0]
+    valid = t != ignore_index
+    if np.any((t[valid] < 0) | (t[valid] >= classes)):
+        raise ValueError(f"nll_loss: target values must be in [0, {classes}) or ignore_index={ignore_index}")
+    safe = np.where(valid, t, 0)
+    picked = T.take_along_dim(logp, np.expand_dims(safe, 1), 1).squeeze(1) if logp.ndim > 1 else logp[safe]
+    w = np.ones(classes, dtype=logp.dtype) if weight is None else np.asarray(as_data(weight), dtype=logp.dtype)
+    per = w[safe] * valid
+    loss = T.neg(T.mul(picked, per))
+    if reduction == "mean":
+        result = T.sum(loss) / float(per.sum())
+    else:
+        result = _reduce(loss, reduction, "nll_loss")
+    return result if any_tensor(input) else result.data
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Cross entropy of logits ``input (N, C, *)`` against class indices ``(N, *)`` or class
+    probabilities ``(N, C, *)``.
+
+    With ``label_smoothing = e`` the loss is ``(1 - e) * nll + e / C * smooth`` where ``smooth``
+    is the (weighted) sum of ``-log p`` over classes, reduced like the nll term (PyTorch's rule).
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    logits = input if isinstance(input, Tensor) else Tensor(as_float_array(input, "input", "cross_entropy"))
+    logp = T.log_softmax(logits, 1 if logits.ndim > 1 else 0)
+    classes = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
+    t = np.asarray(as_data(target))
+    w = None if weight is None else np.asarray(as_data(weight), dtype=logits.dtype)
+    wshape = (1, classes) + (1,) * (logits.ndim - 2) if logits.ndim > 1 else (classes,)
+    if t.dtype.kind == "f":  # class probabilities
+        probs = t * (1 - label_smoothing) + label_smoothing / classes
+        weighted = logp * (probs * w.reshape(wshape) if w is not None else probs)
+        loss = T.neg(T.sum(weighted, 1 if logits.ndim > 1 else 0))
+        if reduction == "mean":
+            result = T.sum(loss) / float(logits.shape[0] if logits.ndim > 1 else 1)
+        else:
+            result = _reduce(loss, reduction, "cross_entropy")
+        return result if any_tensor(input) else result.data
+    result = nll_loss(logp, t, w, ignore_index, reduction)
+    if label_smoothing > 0:
+        valid = t != ignore_index
+        per_class = logp * w.reshape(wshape) if w is not None else logp
+        smooth = T.neg(T.sum(per_class, 1 if logits.ndim > 1 else 0)) * valid
+        if reduction == "mean":
+            denominator = float(w[t[valid]].sum()) if w is not None else float(valid.sum())
+            smooth = T.sum(smooth) / denominator
+        else:
+            smooth = _reduce(smooth, reduction, "cross_entropy")
+        result = result * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+    return result if any_tensor(input) else result.data
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
+    diff = T.sub(input, target)
+    result = _reduce(T.mul(diff, diff), reduction, "mse_loss")
+    return result if any_tensor(input, target) else result.data

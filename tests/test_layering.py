@@ -6,8 +6,8 @@ import sys
 
 PKG = pathlib.Path(__file__).resolve().parents[1] / "convscope"
 
-# Lower layers may not import higher ones (arith -> ops -> functional/nn -> cli).
-LAYERS = ["arith", "ops", "random", "functional", "nn", "cli"]
+# Lower layers may not import higher ones (arith -> ops -> autograd -> functional -> nn -> optim -> cli).
+LAYERS = ["arith", "ops", "random", "autograd", "functional", "nn", "optim", "data", "cli"]
 FORBIDDEN_EVERYWHERE = {"torch", "matplotlib", "flask", "pickle", "scipy"}
 
 

@@ -16,6 +16,7 @@ input and output.  A 1x1 convolution at stride 1 without padding copies nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -24,7 +25,7 @@ from ..arith.conv import ConvGeometry
 from ._arrays import scratch, view_as
 from .window import gather_windows, scatter_windows
 
-__all__ = ["conv_forward", "conv_transpose_forward", "CHUNK_BYTES"]
+__all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
 
 #: Upper bound on the column buffer of one chunk, in bytes.  Small enough that a chunk's
 #: columns are still in cache when the GEMM reads them (measured: 8 MiB beats 32 MiB).
@@ -56,6 +57,24 @@ def _add_bias(out: np.ndarray, bias: np.ndarray | None) -> None:
         out += bias.reshape((1, -1) + (1,) * (out.ndim - 2))
 
 
+def _column_chunks(x: np.ndarray, g: ConvGeometry):
+    """Yield ``(b0, b1, r0, r1, columns)`` over chunks of samples ``[b0, b1)`` and output rows
+    ``[r0, r1)``: ``columns`` is the chunk's im2col, ``(groups, C_in/groups * prod(k), nb * L)``,
+    in a reused buffer (valid until the next chunk)."""
+    n, groups = g.ndim, g.groups
+    k_count = math.prod(g.kernel_size)
+    inner = math.prod(g.output_size[1:])
+    pad_lo = [p[0] for p in g.padding]
+    bytes_per_row = g.in_channels * k_count * inner * x.itemsize
+    for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, x.shape[0]):
+        nb, length = b1 - b0, (r1 - r0) * inner
+        shape = (g.in_channels,) + g.kernel_size + (nb, r1 - r0) + g.output_size[1:]
+        cols = scratch(math.prod(shape), x.dtype, slot=0).reshape(shape)
+        gather_windows(x[b0:b1], np.moveaxis(cols, n + 1, 0), g.kernel_size, g.stride, g.dilation,
+                       pad_lo, start0=r0)
+        yield b0, b1, r0, r1, cols.reshape(groups, (g.in_channels // groups) * k_count, nb * length)
+
+
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
     """Convolution (cross-correlation, as in PyTorch) of a batched input.
 
@@ -83,15 +102,8 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _add_bias(out, bias)
         return out
 
-    pad_lo = [p[0] for p in g.padding]
-    bytes_per_row = g.in_channels * k_count * inner * x.itemsize
-    for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, batch):
+    for b0, b1, r0, r1, lhs in _column_chunks(x, g):
         nb, length = b1 - b0, (r1 - r0) * inner
-        shape = (g.in_channels,) + g.kernel_size + (nb, r1 - r0) + g.output_size[1:]
-        cols = scratch(math.prod(shape), x.dtype, slot=0).reshape(shape)
-        gather_windows(x[b0:b1], np.moveaxis(cols, n + 1, 0), g.kernel_size, g.stride, g.dilation,
-                       pad_lo, start0=r0)
-        lhs = cols.reshape(groups, cin_g * k_count, nb * length)
         if nb == 1:
             np.matmul(w_mat, lhs, out=view_as(out[b0, :, r0:r1], (groups, cout_g, length)))
         else:  # whole samples: out[b0:b1] is contiguous
@@ -140,3 +152,52 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
                         pad_lo, start0=r0)
     _add_bias(out, bias)
     return out
+
+
+# -- backward rules ---------------------------------------------------------------------------
+
+def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """``dL/dweight`` of :func:`conv_forward`: the correlation of the input's windows with the
+    output gradient, ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``,
+    computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``."""
+    groups = g.groups
+    cout_g = g.out_channels // groups
+    inner = math.prod(g.output_size[1:])
+    dw = np.zeros((groups, cout_g, (g.in_channels // groups) * math.prod(g.kernel_size)), dtype=x.dtype)
+    for b0, b1, r0, r1, lhs in _column_chunks(x, g):
+        nb, length = b1 - b0, (r1 - r0) * inner
+        rows = grad_out[b0:b1, :, r0:r1].reshape(nb, g.out_channels, length).transpose(1, 0, 2)
+        dw += np.matmul(rows.reshape(groups, cout_g, nb * length), lhs.transpose(0, 2, 1))
+    return dw.reshape((g.out_channels, g.in_channels // groups) + g.kernel_size)
+
+
+def _swap(g: ConvGeometry) -> ConvGeometry:
+    """The same arithmetic read the other way: a convolution as the transposed convolution
+    that is its adjoint, and back.  Sizes are kept exactly (no output-size formula involved)."""
+    return dataclasses.replace(g, transposed=not g.transposed, in_channels=g.out_channels,
+                               out_channels=g.in_channels, input_size=g.output_size, output_size=g.input_size)
+
+
+def conv_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, g: ConvGeometry,
+                  needs: tuple[bool, bool, bool]):
+    """Gradients of :func:`conv_forward` with respect to ``(x, weight, bias)`` (None where not needed).
+
+    ``dx`` is the transposed convolution of ``grad_out`` with the same weight and arguments
+    (the adjoint), ``dw`` the correlation :func:`conv_weight_grad`, ``db`` the sum over batch and space.
+    """
+    dx = conv_transpose_forward(grad_out, weight, None, _swap(g)) if needs[0] else None
+    dw = conv_weight_grad(x, grad_out, g) if needs[1] else None
+    db = grad_out.sum(axis=(0,) + tuple(range(2, grad_out.ndim))) if needs[2] else None
+    return dx, dw, db
+
+
+def conv_transpose_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, g: ConvGeometry,
+                            needs: tuple[bool, bool, bool]):
+    """Gradients of :func:`conv_transpose_forward`: ``dx`` is the convolution of ``grad_out`` with
+    the same weight (the adjoint's adjoint), ``dw`` the correlation of ``grad_out``'s windows with
+    ``x`` (:func:`conv_weight_grad` with the roles of input and gradient exchanged)."""
+    conv = _swap(g)
+    dx = conv_forward(grad_out, weight, None, conv) if needs[0] else None
+    dw = conv_weight_grad(grad_out, x, conv) if needs[1] else None
+    db = grad_out.sum(axis=(0,) + tuple(range(2, grad_out.ndim))) if needs[2] else None
+    return dx, dw, db

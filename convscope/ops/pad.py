@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["pad", "pad_pairs_from_torch", "pad_source_indices", "PAD_MODES"]
+__all__ = ["pad", "pad_backward", "pad_pairs_from_torch", "pad_source_indices", "PAD_MODES"]
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -128,3 +128,30 @@ def pad(input, pad, mode: str = "constant", value: float | None = None) -> np.nd
     for dim, (lo, hi) in zip(dims, pairs):
         out = np.take(out, pad_source_indices(mode, x.shape[dim], lo, hi), axis=dim)
     return out
+
+
+def pad_backward(grad: np.ndarray, input_shape: tuple[int, ...], pad, mode: str = "constant") -> np.ndarray:
+    """Adjoint of :func:`pad`: the gradient of the kept region goes back where it came from; with
+    the index-map modes, every output position adds its gradient to the input position it read."""
+    pairs = pad_pairs_from_torch(pad, len(input_shape))
+    dims = list(range(len(input_shape) - len(pairs), len(input_shape)))
+    if mode == "constant":
+        dx = np.zeros(input_shape, dtype=grad.dtype)
+        src, dst = [slice(None)] * len(input_shape), [slice(None)] * len(input_shape)
+        for dim, (lo, hi) in zip(dims, pairs):
+            kept = input_shape[dim] - max(-lo, 0) - max(-hi, 0)
+            if kept <= 0:
+                return dx
+            dst[dim] = slice(max(-lo, 0), max(-lo, 0) + kept)
+            src[dim] = slice(max(lo, 0), max(lo, 0) + kept)
+        dx[tuple(dst)] = grad[tuple(src)]
+        return dx
+    out = grad
+    for dim, (lo, hi) in reversed(list(zip(dims, pairs))):
+        index = pad_source_indices(mode, input_shape[dim], lo, hi)
+        moved = np.moveaxis(out, dim, -1)
+        flat = moved.reshape(-1, moved.shape[-1])
+        summed = np.zeros((flat.shape[0], input_shape[dim]), dtype=grad.dtype)
+        np.add.at(summed, (slice(None), index), flat)
+        out = np.moveaxis(summed.reshape(moved.shape[:-1] + (input_shape[dim],)), -1, dim)
+    return np.ascontiguousarray(out)

@@ -16,7 +16,8 @@ from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factor
 from .window import tap_boxes
 
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
-           "max_unpool_forward"]
+           "max_unpool_forward", "scatter_to_indices", "avg_pool_backward", "adaptive_avg_pool_backward",
+           "max_unpool_backward"]
 
 
 def _lowest(dtype: np.dtype):
@@ -85,16 +86,7 @@ def avg_pool_forward(x: np.ndarray, g: PoolGeometry, count_include_pad: bool = T
     out = np.zeros(x.shape[:2] + g.output_size, dtype=x.dtype)
     for dst, src in _taps(g):
         out[(slice(None), slice(None), *dst)] += x[(slice(None), slice(None), *src)]
-    if divisor_override is not None:
-        out /= x.dtype.type(divisor_override)
-        return out
-    divisor = np.ones((1,) * g.ndim, dtype=x.dtype)
-    for j, (i, o, k, s, p) in enumerate(zip(g.input_size, g.output_size, g.kernel_size, g.stride, g.padding)):
-        shape = [1] * g.ndim
-        shape[j] = o
-        factors = np.asarray(avg_pool_divisor_factors(i, o, k, s, p, count_include_pad), dtype=x.dtype)
-        divisor = divisor * factors.reshape(shape)
-    out /= divisor
+    out /= _avg_pool_divisor(g, x.dtype, count_include_pad, divisor_override)
     return out
 
 
@@ -192,3 +184,61 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     planes = np.arange(flat_idx.shape[0] * flat_idx.shape[1], dtype=np.int64).reshape(flat_idx.shape[:2] + (1,))
     out.reshape(-1)[(flat_idx + planes * plane).ravel()] = x.ravel()  # out.flat[(b*C + c)*plane + index] = x
     return out
+
+
+# -- backward rules ---------------------------------------------------------------------------
+
+def scatter_to_indices(grad: np.ndarray, indices: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Adjoint of picking ``x[b, c].flat[indices]`` (max pooling, adaptive max pooling): every
+    gradient goes back to the element it came from; overlapping windows accumulate."""
+    batch, channels = input_shape[:2]
+    plane = math.prod(input_shape[2:])
+    offsets = np.arange(batch * channels, dtype=np.int64).reshape(batch, channels, *([1] * (indices.ndim - 2)))
+    flat = (indices.astype(np.int64, copy=False) + offsets * plane).ravel()
+    sums = np.bincount(flat, weights=grad.ravel(), minlength=batch * channels * plane)
+    return sums.astype(grad.dtype, copy=False).reshape(input_shape)
+
+
+def avg_pool_backward(grad: np.ndarray, g: PoolGeometry, input_shape: tuple[int, ...], count_include_pad: bool = True,
+                      divisor_override: int | None = None) -> np.ndarray:
+    """Adjoint of :func:`avg_pool_forward`: each window's gradient, divided by its divisor, is added
+    back onto the input elements the window covered."""
+    scaled = grad / _avg_pool_divisor(g, grad.dtype, count_include_pad, divisor_override)
+    dx = np.zeros(input_shape, dtype=grad.dtype)
+    for dst, src in _taps(g):
+        dx[(slice(None), slice(None), *src)] += scaled[(slice(None), slice(None), *dst)]
+    return dx
+
+
+def _avg_pool_divisor(g: PoolGeometry, dtype, count_include_pad: bool, divisor_override: int | None) -> np.ndarray:
+    """The divisor of every window, shaped to broadcast against the output ``(B, C, *out)``."""
+    if divisor_override is not None:
+        return np.asarray(divisor_override, dtype=dtype)
+    divisor = np.ones((1, 1) + (1,) * g.ndim, dtype=dtype)
+    for j, (i, o, k, s, p) in enumerate(zip(g.input_size, g.output_size, g.kernel_size, g.stride, g.padding)):
+        shape = [1, 1] + [1] * g.ndim
+        shape[2 + j] = o
+        divisor = divisor * np.asarray(avg_pool_divisor_factors(i, o, k, s, p, count_include_pad),
+                                       dtype=dtype).reshape(shape)
+    return divisor
+
+
+def adaptive_avg_pool_backward(grad: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Adjoint of :func:`adaptive_avg_pool_forward`: divide by each window's size, then spread every
+    window's gradient over the input elements it covers (one dimension at a time)."""
+    n = len(input_shape) - 2
+    out = grad
+    for j in range(n):
+        size, o = input_shape[2 + j], grad.shape[2 + j]
+        starts, ends = _window_bounds(size, o)
+        member = (np.arange(size)[None, :] >= starts[:, None]) & (np.arange(size)[None, :] < ends[:, None])
+        spread = (member / (ends - starts)[:, None]).astype(grad.dtype)            # (O, I)
+        out = np.moveaxis(np.tensordot(out, spread, axes=([2 + j], [0])), -1, 2 + j)
+    return np.ascontiguousarray(out)
+
+
+def max_unpool_backward(grad: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Adjoint of :func:`max_unpool_forward`: read the gradient back at each index."""
+    flat = grad.reshape(grad.shape[0], grad.shape[1], -1)
+    idx = indices.reshape(indices.shape[0], indices.shape[1], -1).astype(np.int64, copy=False)
+    return np.take_along_axis(flat, idx, axis=2).reshape(indices.shape)

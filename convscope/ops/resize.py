@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-__all__ = ["resize_forward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
+__all__ = ["resize_forward", "resize_backward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 
 #: The cubic convolution coefficient of PyTorch's bicubic mode (PIL's antialiased bicubic uses -0.5).
 CUBIC_A = -0.75
@@ -127,6 +127,25 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
 DENSE_MATRIX_LIMIT = 2**22
 
 
+def _resample_matrix(indices: np.ndarray, weights: np.ndarray, in_size: int, dtype) -> np.ndarray:
+    """The dense ``(O, I)`` matrix of a separable resampling (taps that hit the same source add up)."""
+    out_size = indices.shape[1]
+    matrix = np.zeros((out_size, in_size), dtype=dtype)
+    np.add.at(matrix, (np.broadcast_to(np.arange(out_size), indices.shape), indices), weights)
+    return matrix
+
+
+def _along(x: np.ndarray, axis: int, matrix: np.ndarray) -> np.ndarray:
+    """``out[..., o, ...] = sum_i matrix[o, i] * x[..., i, ...]`` as one GEMM."""
+    lead, rest = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
+    size = x.shape[axis]
+    if rest == 1:
+        out = x.reshape(lead, size) @ matrix.T
+    else:
+        out = np.matmul(matrix, x.reshape(lead, size, rest))
+    return out.reshape(x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:])
+
+
 def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``.
 
@@ -136,20 +155,59 @@ def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -
     """
     in_size, out_size = x.shape[axis], indices.shape[1]
     if in_size * out_size <= DENSE_MATRIX_LIMIT and np.isfinite(x).all():
-        matrix = np.zeros((out_size, in_size), dtype=x.dtype)
-        np.add.at(matrix, (np.broadcast_to(np.arange(out_size), indices.shape), indices), weights)
-        lead, rest = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
-        if rest == 1:
-            out = x.reshape(lead, in_size) @ matrix.T
-        else:
-            out = np.matmul(matrix, x.reshape(lead, in_size, rest))
-        return out.reshape(x.shape[:axis] + (out_size,) + x.shape[axis + 1:])
+        return _along(x, axis, _resample_matrix(indices, weights, in_size, x.dtype))
     shape = [1] * x.ndim
     shape[axis] = out_size
     out = np.take(x, indices[0], axis=axis) * weights[0].reshape(shape)
     for k in range(1, indices.shape[0]):
         out += np.take(x, indices[k], axis=axis) * weights[k].reshape(shape)
     return out
+
+
+def _apply_transposed(grad: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray,
+                      in_size: int) -> np.ndarray:
+    """Adjoint of :func:`_apply`: ``dx[..., indices[k, o], ...] += weights[k, o] * grad[..., o, ...]``."""
+    if in_size * indices.shape[1] <= DENSE_MATRIX_LIMIT:
+        return _along(grad, axis, _resample_matrix(indices, weights, in_size, grad.dtype).T)
+    moved = np.moveaxis(grad, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    dx = np.zeros((flat.shape[0], in_size), dtype=grad.dtype)
+    for k in range(indices.shape[0]):
+        np.add.at(dx, (slice(None), indices[k]), flat * weights[k])
+    return np.moveaxis(dx.reshape(moved.shape[:-1] + (in_size,)), -1, axis)
+
+
+def _taps_per_dim(input_shape, output_size, mode, align_corners, scales, antialias, dtype):
+    """``(axis, indices, weights)`` of every resized dimension, in the order the forward applies them."""
+    ftype = np.dtype(dtype).type
+    taps = []
+    two_d, double = len(input_shape) == 4, np.dtype(dtype) == np.float64
+    for j, (in_size, out_size, scale) in reversed(list(enumerate(zip(input_shape[2:], output_size, scales)))):
+        if mode in ("nearest", "nearest-exact"):
+            idx = nearest_indices(in_size, out_size, scale, mode == "nearest-exact", two_d, double)
+            taps.append((2 + j, idx[None, :], np.ones((1, out_size), dtype=dtype)))
+            continue
+        if antialias:
+            if in_size == out_size:  # PyTorch's separable antialias kernel skips unresized dimensions
+                continue
+            indices, weights = antialias_weights(in_size, out_size, align_corners, scale, ftype, mode == "bicubic")
+        elif mode == "bicubic":
+            indices, weights = cubic_weights(in_size, out_size, align_corners, scale, ftype)
+        else:
+            indices, weights = linear_weights(in_size, out_size, align_corners, scale, ftype)
+        taps.append((2 + j, indices, weights))
+    return taps
+
+
+def resize_backward(grad: np.ndarray, input_shape: tuple[int, ...], output_size: tuple[int, ...], mode: str,
+                    align_corners: bool, scales: tuple[float | None, ...], antialias: bool = False) -> np.ndarray:
+    """Adjoint of :func:`resize_forward` (every mode is linear in the input): apply the transposed
+    resampling of each dimension, in the reverse order."""
+    out = grad
+    for axis, indices, weights in reversed(_taps_per_dim(input_shape, output_size, mode, align_corners, scales,
+                                                         antialias, grad.dtype)):
+        out = _apply_transposed(out, axis, indices, weights, input_shape[axis])
+    return np.ascontiguousarray(out)
 
 
 def _nearest(x: np.ndarray, index_per_dim: list[np.ndarray]) -> np.ndarray:
@@ -184,22 +242,14 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     """Interpolate ``x (B, C, *in)`` to ``(B, C, *output_size)`` with a separable mode
     (``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear``, ``bicubic``);
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
-    ftype = x.dtype.type
     if mode in ("nearest", "nearest-exact"):
         two_d, double = x.ndim == 4, x.dtype == np.float64
         return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", two_d, double)
                             for i, o, scale in zip(x.shape[2:], output_size, scales)])
     out = x
-    for j, (in_size, out_size, scale) in reversed(list(enumerate(zip(x.shape[2:], output_size, scales)))):
-        if antialias:
-            if in_size == out_size:  # PyTorch's separable antialias kernel skips unresized dimensions
-                continue
-            indices, weights = antialias_weights(in_size, out_size, align_corners, scale, ftype, mode == "bicubic")
-        elif mode == "bicubic":
-            indices, weights = cubic_weights(in_size, out_size, align_corners, scale, ftype)
-        else:
-            indices, weights = linear_weights(in_size, out_size, align_corners, scale, ftype)
-        out = _apply(out, 2 + j, indices, weights)
+    for axis, indices, weights in _taps_per_dim(x.shape, output_size, mode, align_corners, scales, antialias,
+                                                x.dtype):
+        out = _apply(out, axis, indices, weights)
     return out if out is not x else x.copy()
 
 

@@ -1,0 +1,432 @@
+"""Differentiable primitives on Tensors, each forward next to its backward rule.
+
+Every function takes Tensors (or arrays / Python numbers, treated as constants) and returns a
+Tensor.  Derived operations reuse primitives (``a - b`` is ``a + (-b)`` in spirit; here each
+has a short rule of its own for speed), and the convolution, pooling and resizing rules live
+next to their NumPy kernels in ``convscope.ops`` (wired up by ``convscope.functional``).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .tensor import Tensor, as_data, make_result, unbroadcast
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
+           "sum", "mean", "var", "max", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+           "getitem", "cat", "stack", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "take_along_dim", "where", "clamp", "tensor", "zeros", "ones", "randn"]
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def _t(value, like: np.ndarray | None = None) -> np.ndarray:
+    data = as_data(value)
+    if isinstance(data, np.ndarray):
+        return data
+    return np.asarray(data, dtype=like.dtype if like is not None and isinstance(data, (int, float)) else None)
+
+
+def _binary_operands(a, b):
+    x = _t(a)
+    y = _t(b, x) if not isinstance(b, Tensor) else b.data
+    if not isinstance(a, Tensor) and isinstance(a, (int, float)):
+        x = np.asarray(a, dtype=y.dtype)
+    return x, y
+
+
+# -- arithmetic --------------------------------------------------------------------------------
+
+def add(a, b) -> Tensor:
+    x, y = _binary_operands(a, b)
+    return make_result(x + y, (a, b), lambda g: (unbroadcast(g, x.shape), unbroadcast(g, y.shape)), "AddBackward")
+
+
+def sub(a, b) -> Tensor:
+    x, y = _binary_operands(a, b)
+    return make_result(x - y, (a, b), lambda g: (unbroadcast(g, x.shape), unbroadcast(-g, y.shape)), "SubBackward")
+
+
+def mul(a, b) -> Tensor:
+    x, y = _binary_operands(a, b)
+    return make_result(x * y, (a, b), lambda g: (unbroadcast(g * y, x.shape), unbroadcast(g * x, y.shape)),
+                       "MulBackward")
+
+
+def div(a, b) -> Tensor:
+    x, y = _binary_operands(a, b)
+    out = x / y
+    return make_result(out, (a, b), lambda g: (unbroadcast(g / y, x.shape), unbroadcast(-g * out / y, y.shape)),
+                       "DivBackward")
+
+
+def neg(a) -> Tensor:
+    return make_result(-_t(a), (a,), lambda g: (-g,), "NegBackward")
+
+
+def pow(a, exponent) -> Tensor:
+    """``a ** exponent`` for a Tensor base and a number or Tensor exponent."""
+    x, e = _binary_operands(a, exponent)
+    out = np.power(x, e)
+
+    def backward(g):
+        ga = unbroadcast(g * e * np.power(x, e - 1), x.shape) if isinstance(a, Tensor) else None
+        ge = None
+        if isinstance(exponent, Tensor):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ge = unbroadcast(g * out * np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0), e.shape)
+        return ga, ge
+    return make_result(out, (a, exponent), backward, "PowBackward")
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's broadcasting rules (1-d operands promoted and squeezed back)."""
+    x, y = _t(a), _t(b)
+    out = np.matmul(x, y)
+
+    def backward(g):
+        xx = x[None, :] if x.ndim == 1 else x
+        yy = y[:, None] if y.ndim == 1 else y
+        gg = g
+        if x.ndim == 1:
+            gg = np.expand_dims(gg, -2)
+        if y.ndim == 1:
+            gg = np.expand_dims(gg, -1)
+        gx = np.matmul(gg, np.swapaxes(yy, -1, -2))
+        gy = np.matmul(np.swapaxes(xx, -1, -2), gg)
+        gx = unbroadcast(gx, xx.shape).reshape(x.shape)
+        gy = unbroadcast(gy, yy.shape).reshape(y.shape)
+        return gx, gy
+    return make_result(out, (a, b), backward, "MmBackward")
+
+
+def exp(a) -> Tensor:
+    out = np.exp(_t(a))
+    return make_result(out, (a,), lambda g: (g * out,), "ExpBackward")
+
+
+def log(a) -> Tensor:
+    x = _t(a)
+    return make_result(np.log(x), (a,), lambda g: (g / x,), "LogBackward")
+
+
+def sqrt(a) -> Tensor:
+    out = np.sqrt(_t(a))
+    return make_result(out, (a,), lambda g: (g / (2 * out),), "SqrtBackward")
+
+
+def abs(a) -> Tensor:
+    x = _t(a)
+    return make_result(np.abs(x), (a,), lambda g: (g * np.sign(x),), "AbsBackward")
+
+
+def sign(a) -> Tensor:
+    x = _t(a)
+    return make_result(np.sign(x), (a,), lambda g: (np.zeros_like(x),), "SignBackward")
+
+
+def clamp(a, min=None, max=None) -> Tensor:
+    x = _t(a)
+    out = np.clip(x, min, max)
+    inside = np.ones(x.shape, dtype=bool)
+    if min is not None:
+        inside &= x >= min
+    if max is not None:
+        inside &= x <= max
+    return make_result(out, (a,), lambda g: (g * inside,), "ClampBackward")
+
+
+def where(condition, a, b) -> Tensor:
+    c = np.asarray(as_data(condition), dtype=bool)
+    x, y = _binary_operands(a, b)
+    out = np.where(c, x, y)
+    return make_result(out, (a, b), lambda g: (unbroadcast(np.where(c, g, 0), x.shape),
+                                               unbroadcast(np.where(c, 0, g), y.shape)), "WhereBackward")
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+def _axes(dim, ndim):
+    if dim is None:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    return tuple(d % ndim for d in dims)
+
+
+def _expand_back(g, shape, axes, keepdim):
+    if not keepdim:
+        for axis in sorted(axes):
+            g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+def sum(a, dim=None, keepdim: bool = False) -> Tensor:
+    x = _t(a)
+    axes = _axes(dim, x.ndim)
+    out = x.sum(axis=axes, keepdims=keepdim)
+    return make_result(np.asarray(out), (a,), lambda g: (_expand_back(g, x.shape, axes, keepdim).copy(),),
+                       "SumBackward")
+
+
+def mean(a, dim=None, keepdim: bool = False) -> Tensor:
+    x = _t(a)
+    axes = _axes(dim, x.ndim)
+    count = int(np.prod([x.shape[i] for i in axes])) if axes else 1
+    out = x.mean(axis=axes, keepdims=keepdim)
+    return make_result(np.asarray(out), (a,),
+                       lambda g: ((_expand_back(g, x.shape, axes, keepdim) / x.dtype.type(count)).astype(x.dtype),),
+                       "MeanBackward")
+
+
+def var(a, dim=None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
+    x = _t(a)
+    axes = _axes(dim, x.ndim)
+    count = int(np.prod([x.shape[i] for i in axes]))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    denominator = count - 1 if unbiased else count
+    out = (centred ** 2).sum(axis=axes, keepdims=keepdim) / denominator
+    return make_result(np.asarray(out), (a,),
+                       lambda g: (_expand_back(g, x.shape, axes, keepdim) * 2 * centred / denominator,), "VarBackward")
+
+
+def max(a, dim=None, keepdim: bool = False):
+    """Largest element (gradient shared evenly among ties), or with ``dim`` a ``(values, indices)``
+    pair whose gradient flows to the first maximum, as ``torch.max``."""
+    x = _t(a)
+    if dim is None:
+        out = x.max()
+        hit = x == out
+        return make_result(np.asarray(out), (a,), lambda g: (hit * (g / hit.sum()),), "MaxBackward")
+    axis = dim % x.ndim
+    idx = np.argmax(x, axis=axis)
+    values = np.take_along_axis(x, np.expand_dims(idx, axis), axis)
+
+    def backward(g):
+        grad = np.zeros_like(x)
+        np.put_along_axis(grad, np.expand_dims(idx, axis), g if keepdim else np.expand_dims(g, axis), axis)
+        return (grad,)
+    out_values = values if keepdim else np.squeeze(values, axis)
+    return MaxResult(make_result(out_values, (a,), backward, "MaxBackward"),
+                     Tensor(idx if not keepdim else np.expand_dims(idx, axis)))
+
+
+# -- shape ------------------------------------------------------------------------------------
+
+def reshape(a, *shape) -> Tensor:
+    x = _t(a)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return make_result(x.reshape(shape), (a,), lambda g: (g.reshape(x.shape),), "ViewBackward")
+
+
+def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    x = _t(a)
+    if x.ndim == 0:
+        return reshape(a, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    shape = x.shape[:start] + (int(np.prod(x.shape[start:end + 1])),) + x.shape[end + 1:]
+    return reshape(a, shape)
+
+
+def permute(a, *dims) -> Tensor:
+    x = _t(a)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    dims = tuple(d % x.ndim for d in dims)
+    inverse = np.argsort(dims)
+    return make_result(x.transpose(dims), (a,), lambda g: (g.transpose(inverse),), "PermuteBackward")
+
+
+def transpose(a, dim0: int, dim1: int) -> Tensor:
+    x = _t(a)
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(a, dims)
+
+
+def squeeze(a, dim=None) -> Tensor:
+    x = _t(a)
+    if dim is None:
+        return reshape(a, tuple(s for s in x.shape if s != 1))
+    if x.shape[dim] != 1:
+        return reshape(a, x.shape)
+    return reshape(a, x.shape[:dim % x.ndim] + x.shape[dim % x.ndim + 1:])
+
+
+def unsqueeze(a, dim: int) -> Tensor:
+    x = _t(a)
+    dim = dim % (x.ndim + 1)
+    return reshape(a, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def getitem(a, index) -> Tensor:
+    """Basic and advanced indexing; the gradient is scattered back with ``np.add.at`` (repeated
+    indices accumulate)."""
+    x = _t(a)
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    out = x[index]
+
+    def backward(g):
+        grad = np.zeros_like(x)
+        np.add.at(grad, index, g)
+        return (grad,)
+    return make_result(np.array(out, copy=True), (a,), backward, "IndexBackward")
+
+
+def take_along_dim(a, indices, dim: int) -> Tensor:
+    x = _t(a)
+    idx = np.asarray(as_data(indices))
+    out = np.take_along_axis(x, idx, dim)
+
+    def backward(g):
+        grad = np.zeros_like(x)
+        np.add.at(grad, _along_index(idx, dim), g)
+        return (grad,)
+    return make_result(out, (a,), backward, "GatherBackward")
+
+
+def _along_index(idx: np.ndarray, dim: int):
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[dim % idx.ndim] = idx
+    return tuple(grids)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    arrays = [_t(t) for t in tensors]
+    out = np.concatenate(arrays, axis=dim)
+    bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+    return make_result(out, tuple(tensors), lambda g: tuple(np.split(g, bounds, axis=dim)), "CatBackward")
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    arrays = [_t(t) for t in tensors]
+    out = np.stack(arrays, axis=dim)
+    axis = dim % out.ndim
+    return make_result(out, tuple(tensors), lambda g: tuple(np.take(g, i, axis=axis) for i in range(len(arrays))),
+                       "StackBackward")
+
+
+# -- activations --------------------------------------------------------------------------------
+
+def relu(a) -> Tensor:
+    x = _t(a)
+    return make_result(np.maximum(x, 0), (a,), lambda g: (g * (x > 0),), "ReluBackward")
+
+
+def leaky_relu(a, negative_slope: float = 0.01) -> Tensor:
+    x = _t(a)
+    slope = x.dtype.type(negative_slope)
+    out = np.where(x > 0, x, x * slope)
+    return make_result(out, (a,), lambda g: (np.where(x > 0, g, g * slope),), "LeakyReluBackward")
+
+
+def sigmoid(a) -> Tensor:
+    x = _t(a)
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1 / (1 + np.exp(-x[positive]))
+    z = np.exp(x[~positive])
+    out[~positive] = z / (1 + z)
+    return make_result(out, (a,), lambda g: (g * out * (1 - out),), "SigmoidBackward")
+
+
+def tanh(a) -> Tensor:
+    out = np.tanh(_t(a))
+    return make_result(out, (a,), lambda g: (g * (1 - out * out),), "TanhBackward")
+
+
+def softmax(a, dim: int = -1) -> Tensor:
+    x = _t(a)
+    z = np.exp(x - x.max(axis=dim, keepdims=True))
+    out = z / z.sum(axis=dim, keepdims=True)
+    return make_result(out, (a,), lambda g: (out * (g - (g * out).sum(axis=dim, keepdims=True)),), "SoftmaxBackward")
+
+
+def log_softmax(a, dim: int = -1) -> Tensor:
+    x = _t(a)
+    shifted = x - x.max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return make_result(out, (a,), lambda g: (g - np.exp(out) * g.sum(axis=dim, keepdims=True),),
+                       "LogSoftmaxBackward")
+
+
+# -- constructors -----------------------------------------------------------------------------
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    return Tensor(np.array(as_data(data), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=np.float32, requires_grad: bool = False, generator=None) -> Tensor:
+    from ..random import default_generator
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    rng = generator or default_generator()
+    return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+# -- Tensor methods and operators ---------------------------------------------------------------
+
+def _bind():
+    T = Tensor
+    T.__add__ = lambda s, o: add(s, o)
+    T.__radd__ = lambda s, o: add(o, s)
+    T.__sub__ = lambda s, o: sub(s, o)
+    T.__rsub__ = lambda s, o: sub(o, s)
+    T.__mul__ = lambda s, o: mul(s, o)
+    T.__rmul__ = lambda s, o: mul(o, s)
+    T.__truediv__ = lambda s, o: div(s, o)
+    T.__rtruediv__ = lambda s, o: div(o, s)
+    T.__neg__ = lambda s: neg(s)
+    T.__pow__ = lambda s, o: pow(s, o)
+    T.__matmul__ = lambda s, o: matmul(s, o)
+    T.__rmatmul__ = lambda s, o: matmul(o, s)
+    T.__getitem__ = lambda s, i: getitem(s, i)
+    for name in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        setattr(T, name, (lambda op: lambda s, o: Tensor(getattr(np.ndarray, op)(s.data, as_data(o))))(name))
+    T.__hash__ = lambda s: id(s)
+    T.__bool__ = _truth
+    T.exp, T.log, T.sqrt, T.abs, T.sign = exp, log, sqrt, abs, sign
+    T.sum, T.mean, T.var, T.max = sum, mean, var, max
+    T.reshape = reshape
+    T.view = reshape
+    T.flatten, T.permute, T.transpose, T.squeeze, T.unsqueeze = flatten, permute, transpose, squeeze, unsqueeze
+    T.relu, T.sigmoid, T.tanh = relu, sigmoid, tanh
+    T.softmax = lambda s, dim=-1: softmax(s, dim)
+    T.log_softmax = lambda s, dim=-1: log_softmax(s, dim)
+    T.pow = pow
+    T.matmul = matmul
+    T.clamp = clamp
+    T.argmax = lambda s, dim=None, keepdim=False: Tensor(
+        np.argmax(s.data, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(s.data))
+    T.T = property(lambda s: permute(s, tuple(reversed(range(s.ndim)))))
+    T.float = lambda s: _cast(s, np.float32)
+    T.double = lambda s: _cast(s, np.float64)
+
+
+def _truth(a: Tensor) -> bool:
+    if a.data.size != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {a.data.size} values is ambiguous")
+    return bool(a.data)
+
+
+def _cast(a: Tensor, dtype) -> Tensor:
+    if a.dtype == dtype:
+        return a
+    source = a.dtype
+    return make_result(a.data.astype(dtype), (a,), lambda g: (g.astype(source),), "ToCopyBackward")
+
+
+_bind()
