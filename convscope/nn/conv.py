@@ -133,13 +133,13 @@ class _Conv(_ConvNd):
     def forward(self, input):
         """``(N, C_in, *in)`` or ``(C_in, *in)`` -> ``(N, C_out, *out)`` or ``(C_out, *out)``."""
         conv = (F.conv1d, F.conv2d, F.conv3d)[self._n - 1]
-        bias = None if self.bias is None else self.bias.data
+        weight, bias = self._p(self.weight, input), self._p(self.bias, input)
         if self.padding_mode == "zeros":
-            return conv(input, self.weight.data, bias, self.stride, self.padding, self.dilation, self.groups)
+            return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
         # Non-zero modes pad explicitly, then convolve unpadded (PyTorch's order, last dim first).
         flat = tuple(v for lo_hi in reversed(self._padding_pairs()) for v in lo_hi)
-        padded = F.pad(np.asarray(input), flat, mode=self.padding_mode)
-        return conv(padded, self.weight.data, bias, self.stride, 0, self.dilation, self.groups)
+        padded = F.pad(input, flat, mode=self.padding_mode)
+        return conv(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
 class _ConvTranspose(_ConvNd):
@@ -169,9 +169,8 @@ class _ConvTranspose(_ConvNd):
         possible output sizes (it sets ``output_padding``)."""
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._n - 1]
         output_padding = self._output_padding(np.shape(input), output_size)
-        bias = None if self.bias is None else self.bias.data
-        return conv(input, self.weight.data, bias, self.stride, self.padding, output_padding, self.groups,
-                    self.dilation)
+        return conv(input, self._p(self.weight, input), self._p(self.bias, input), self.stride, self.padding,
+                    output_padding, self.groups, self.dilation)
 
 
 class Conv1d(_Conv):

@@ -11,38 +11,20 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
+from ..autograd.tensor import Tensor
+
 __all__ = ["Module", "Parameter"]
 
 
-class Parameter:
-    """A learnable array: ``data`` (a NumPy array), ``grad`` (None until gradients exist) and
-    ``requires_grad``.  ``np.asarray(param)`` gives ``data``."""
+class Parameter(Tensor):
+    """A learnable Tensor (``requires_grad=True`` by default) that a ``Module`` registers when it is
+    assigned as an attribute.  ``data`` is a NumPy array; ``np.asarray(param)`` gives it."""
 
     def __init__(self, data, requires_grad: bool = True):
-        self.data = np.asarray(data)
-        self.grad: np.ndarray | None = None
-        self.requires_grad = requires_grad
-
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-
-    def numel(self) -> int:
-        return int(self.data.size)
-
-    def numpy(self) -> np.ndarray:
-        return self.data
-
-    def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
-
-    def __len__(self) -> int:
-        return len(self.data)
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
-        return f"Parameter containing:\n{self.data!r}"
+        return f"Parameter containing:\n{super().__repr__()}"
 
 
 class IncompatibleKeys(NamedTuple):
@@ -136,6 +118,14 @@ class Module:
         self._modules[name] = module
 
     # -- calling
+    @staticmethod
+    def _p(param: "Parameter | None", input):
+        """A parameter as an op argument: the Parameter itself for Tensor input (so gradients
+        reach it), its array for array input (a plain NumPy computation)."""
+        if param is None or isinstance(input, Tensor):
+            return param
+        return param.data
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
 
