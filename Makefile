@@ -1,4 +1,4 @@
-# Two set-up commands: `make demo` (run the main job) and `make test` (run every test).
+# Two set-up commands: `make demo` (the main job: train a CNN on MNIST) and `make test` (run every test).
 # Each creates the virtual environment .venv and installs what it needs from the project's own files.
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,14 +8,14 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # Benchmarks run without the machine's OpenBLAS overrides, which slow a current NumPy ~2x.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: demo test bench install install-test clean
+.PHONY: demo tour test bench install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[plot]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
@@ -26,6 +26,9 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
+	$(VENV)/bin/convscope train
+
+tour: install
 	$(VENV)/bin/convscope demo
 
 test: install-test

@@ -1,4 +1,5 @@
-"""Command line: ``convscope demo`` (a tour of the convolution core on built-in inputs)."""
+"""Command line: ``convscope train`` (the main job: a CNN on MNIST) and ``convscope demo`` (a tour
+of the convolution core on built-in inputs)."""
 from __future__ import annotations
 
 import argparse
@@ -85,9 +86,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="tour of convolutions and transposed convolutions on built-in inputs")
+    from .train import DEFAULTS
+    trainer = sub.add_parser("train", help="train a LeNet-5-style CNN on MNIST and write a report folder")
+    trainer.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    trainer.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    trainer.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="Adam learning rate")
+    trainer.add_argument("--step-size", type=int, default=DEFAULTS["step_size"],
+                         help="epochs between learning-rate decays")
+    trainer.add_argument("--gamma", type=float, default=DEFAULTS["gamma"], help="learning-rate decay factor")
+    trainer.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    trainer.add_argument("--out", default=DEFAULTS["out"], help="report folder")
+    trainer.add_argument("--limit", type=int, default=None, help="training batches per epoch (quick runs)")
+    trainer.add_argument("--no-report", action="store_true", help="skip the PNG pictures")
     args = parser.parse_args(argv)
     if args.command == "demo":
         tour()
+        return 0
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if not args.lr > 0:
+        parser.error("--lr must be positive")
+    from .train import train
+    try:
+        train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
+              limit=args.limit, step_size=args.step_size, gamma=args.gamma, report=not args.no_report)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"convscope train: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

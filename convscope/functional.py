@@ -679,8 +679,8 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         probs = t * (1 - label_smoothing) + label_smoothing / classes
         weighted = logp * (probs * w.reshape(wshape) if w is not None else probs)
         loss = T.neg(T.sum(weighted, 1 if logits.ndim > 1 else 0))
-        if reduction == "mean":
-            result = T.sum(loss) / float(logits.shape[0] if logits.ndim > 1 else 1)
+        if reduction == "mean":  # over every position but the class dimension
+            result = T.sum(loss) / float(logits.data.size // classes)
         else:
             result = _reduce(loss, reduction, "cross_entropy")
         return result if any_tensor(input) else result.data

@@ -7,11 +7,19 @@ from .conv import (ConvGeometry, conv_geometry, conv_macs, conv_output_shape, co
                    conv_param_count, conv_transpose_macs, conv_transpose_output_padding,
                    conv_transpose_output_shape, conv_transpose_output_size, effective_kernel_size,
                    macs, param_count, sliding_block_shape)
+from .dense import batch_norm_param_count, linear_macs, linear_param_count
 from .normalize import PaddingPairs, normalize_padding, ntuple, same_padding
+from .pool import (adaptive_output_shape, adaptive_windows, avg_pool_divisor_factors, interpolate_output_shape,
+                   max_unpool_output_shape, max_unpool_output_size, pixel_shuffle_output_shape,
+                   pixel_unshuffle_output_shape, pool_geometry, pool_output_size)
 
 __all__ = [
     "ConvGeometry", "conv_geometry", "conv_macs", "conv_output_shape", "conv_output_size",
     "conv_param_count", "conv_transpose_macs", "conv_transpose_output_padding",
     "conv_transpose_output_shape", "conv_transpose_output_size", "effective_kernel_size",
     "macs", "param_count", "sliding_block_shape", "PaddingPairs", "normalize_padding", "ntuple", "same_padding",
+    "linear_param_count", "linear_macs", "batch_norm_param_count",
+    "pool_output_size", "pool_geometry", "avg_pool_divisor_factors", "adaptive_windows", "adaptive_output_shape",
+    "max_unpool_output_size", "max_unpool_output_shape", "interpolate_output_shape", "pixel_shuffle_output_shape",
+    "pixel_unshuffle_output_shape",
 ]

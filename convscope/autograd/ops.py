@@ -88,11 +88,8 @@ def matmul(a, b) -> Tensor:
     def backward(g):
         xx = x[None, :] if x.ndim == 1 else x
         yy = y[:, None] if y.ndim == 1 else y
-        gg = g
-        if x.ndim == 1:
-            gg = np.expand_dims(gg, -2)
-        if y.ndim == 1:
-            gg = np.expand_dims(gg, -1)
+        full = np.broadcast_shapes(xx.shape[:-2], yy.shape[:-2]) + (xx.shape[-2], yy.shape[-1])
+        gg = g.reshape(full)  # restore the dimensions a 1-d operand dropped
         gx = np.matmul(gg, np.swapaxes(yy, -1, -2))
         gy = np.matmul(np.swapaxes(xx, -1, -2), gg)
         gx = unbroadcast(gx, xx.shape).reshape(x.shape)
