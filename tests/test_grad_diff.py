@@ -74,8 +74,9 @@ def leaf_pair(a):
 
 
 def check_grads(cfg, our_fn, torch_fn, arrays: dict, rng, upstream=None, forward=True):
-    """Run ``our_fn(*leaves)`` and ``torch_fn(*leaves)`` (leaves in the order of ``arrays``), back-propagate the same random upstream
-    gradient and compare the output and every leaf's ``.grad``.  Returns our output Tensor."""
+    """Run ``our_fn(*leaves)`` and ``torch_fn(*leaves)`` (leaves in the order of ``arrays``),
+    back-propagate the same random upstream gradient and compare the output and every leaf's
+    ``.grad``.  Returns our output Tensor."""
     pairs = {name: leaf_pair(a) for name, a in arrays.items()}
     ours = our_fn(*(p[0] for p in pairs.values()))  # positionally, in the order of ``arrays``
     ref = torch_fn(*(p[1] for p in pairs.values()))
@@ -449,10 +450,13 @@ def test_pad_grad(mode, seed):
 
 
 PAD_EXPLICIT = [
-    ("constant", (2, 3, 4), (-1, -2, 2, -1)), ("constant", (3, 4), (-4, 0)), ("constant", (1, 2, 3, 4, 2), (1, 1, -1, 2, 0, -2)),
-    ("reflect", (1, 2, 5), (4, 4)), ("reflect", (2, 4, 3), (-1, 2, 3, -2)), ("reflect", (1, 1, 3, 3, 3), (2, 2, 2, 2, 2, 2)),
+    ("constant", (2, 3, 4), (-1, -2, 2, -1)), ("constant", (3, 4), (-4, 0)),
+    ("constant", (1, 2, 3, 4, 2), (1, 1, -1, 2, 0, -2)),
+    ("reflect", (1, 2, 5), (4, 4)), ("reflect", (2, 4, 3), (-1, 2, 3, -2)),
+    ("reflect", (1, 1, 3, 3, 3), (2, 2, 2, 2, 2, 2)),
     ("replicate", (1, 2, 3), (5, -2)), ("replicate", (2, 2, 2, 3), (3, 0, -1, 4)),
-    ("circular", (1, 2, 4), (1, -3)), ("circular", (2, 3, 3, 2), (2, 2, -1, 2)), ("circular", (1, 3, 2, 3), (-1, 2, 1, 1)),
+    ("circular", (1, 2, 4), (1, -3)), ("circular", (2, 3, 3, 2), (2, 2, -1, 2)),
+    ("circular", (1, 3, 2, 3), (-1, 2, 1, 1)),
 ]
 
 
@@ -831,7 +835,8 @@ def gen_interp_config(rng, mode):
 
 
 def interp_kwargs(cfg):
-    return dict(size=cfg["size"], scale_factor=cfg["scale_factor"], mode=cfg["mode"], align_corners=cfg["align_corners"],
+    return dict(size=cfg["size"], scale_factor=cfg["scale_factor"], mode=cfg["mode"],
+                align_corners=cfg["align_corners"],
                 recompute_scale_factor=cfg["recompute_scale_factor"], antialias=cfg["antialias"])
 
 
@@ -866,8 +871,10 @@ EXPLICIT_INTERP = [
                       dict(scale_factor=0.5, antialias=True), dict(size=(2, 3), antialias=True, align_corners=True),
                       dict(scale_factor=(1.3, 0.45), antialias=True, align_corners=False)]),
         ("bicubic", [dict(size=(9, 4), align_corners=True), dict(scale_factor=1.7, align_corners=False),
-                     dict(size=(2, 3), antialias=True), dict(scale_factor=(0.6, 0.3), antialias=True, align_corners=True)]),
-        ("trilinear", [dict(size=(5, 2, 7), align_corners=True), dict(scale_factor=(0.5, 1.5, 2.0), align_corners=False)]),
+                     dict(size=(2, 3), antialias=True),
+                     dict(scale_factor=(0.6, 0.3), antialias=True, align_corners=True)]),
+        ("trilinear", [dict(size=(5, 2, 7), align_corners=True),
+                       dict(scale_factor=(0.5, 1.5, 2.0), align_corners=False)]),
     ]
     for kw in kws
 ]
@@ -1257,7 +1264,8 @@ NLL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("cfg", NLL_CASES, ids=lambda c: f"{c['shape']}-w{c['weight']}-ign{c['ignore']}-{c['reduction']}")
+@pytest.mark.parametrize("cfg", NLL_CASES,
+                         ids=lambda c: f"{c['shape']}-w{c['weight']}-ign{c['ignore']}-{c['reduction']}")
 def test_nll_loss_grad(cfg):
     rng = np.random.default_rng(60 + NLL_CASES.index(cfg))
     target, classes = loss_target(rng, dict(cfg, target="index"))

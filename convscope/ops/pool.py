@@ -194,8 +194,12 @@ def scatter_to_indices(grad: np.ndarray, indices: np.ndarray, input_shape: tuple
     batch, channels = input_shape[:2]
     plane = math.prod(input_shape[2:])
     offsets = np.arange(batch * channels, dtype=np.int64).reshape(batch, channels, *([1] * (indices.ndim - 2)))
-    flat = (indices.astype(np.int64, copy=False) + offsets * plane).ravel()
-    sums = np.bincount(flat, weights=grad.ravel(), minlength=batch * channels * plane)
+    index = indices.astype(np.int64, copy=False)
+    # A dilated window can lie wholly in the padding: its output is -inf and its index points
+    # past the plane (PyTorch's too); no input element produced it, so its gradient is dropped.
+    inside = (index >= 0) & (index < plane)
+    flat = (np.where(inside, index, 0) + offsets * plane).ravel()
+    sums = np.bincount(flat, weights=np.where(inside, grad, 0).ravel(), minlength=batch * channels * plane)
     return sums.astype(grad.dtype, copy=False).reshape(input_shape)
 
 
