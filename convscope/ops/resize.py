@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ._arrays import split_rows
+
 __all__ = ["resize_forward", "resize_backward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 
 #: The cubic convolution coefficient of PyTorch's bicubic mode (PIL's antialiased bicubic uses -0.5).
@@ -210,31 +212,42 @@ def resize_backward(grad: np.ndarray, input_shape: tuple[int, ...], output_size:
     return np.ascontiguousarray(out)
 
 
+def _is_repeat(index: np.ndarray, size: int) -> int:
+    """``r`` if ``index`` repeats every source position ``r`` times (``index == arange // r``), else 0."""
+    r = len(index) // size
+    return r if r >= 1 and len(index) == r * size and np.array_equal(index, np.arange(len(index)) // r) else 0
+
+
 def _nearest(x: np.ndarray, index_per_dim: list[np.ndarray]) -> np.ndarray:
     """Gather ``x[..., i0[o0], i1[o1], ...]``.
 
-    When every dimension but the last repeats each source row ``r`` times (``i = o // r``, an
-    integer upscale), the last dimension is gathered once into the output and the rows are then
-    replicated as whole contiguous slabs, instead of one gather pass per dimension.
+    An integer upscale in every dimension (``i = o // r``) needs no gather: viewing the output as
+    ``(B, C, s0, r0, s1, r1, ...)``, the input is written ``r`` times into the last dimension's
+    copies with strided writes, and those rows are replicated outward as whole contiguous slabs;
+    the planes are split across the cores.  Otherwise one gather per dimension.
     """
     spatial, n = x.shape[2:], x.ndim - 2
-    outer = index_per_dim[:-1]
-    ratios = [len(idx) // size for idx, size in zip(outer, spatial)]
-    if n > 1 and all(r >= 1 and len(idx) == r * size and np.array_equal(idx, np.arange(len(idx)) // r)
-                     for idx, r, size in zip(outer, ratios, spatial)):
-        last = index_per_dim[-1]
-        out = np.empty(x.shape[:2] + tuple(v for size, r in zip(spatial, ratios) for v in (size, r))
-                       + (len(last),), dtype=x.dtype)
-        out[(slice(None),) * 2 + (slice(None), 0) * (n - 1)] = np.take(x, last, axis=-1)
+    ratios = [_is_repeat(idx, size) for idx, size in zip(index_per_dim, spatial)]
+    if not all(ratios):
+        out = x
+        for j, idx in enumerate(index_per_dim):
+            out = np.take(out, idx, axis=2 + j)
+        return out
+    planes = x.shape[0] * x.shape[1]
+    out = np.empty((planes,) + tuple(v for size, r in zip(spatial, ratios) for v in (size, r)), dtype=x.dtype)
+    source = x.reshape((planes,) + spatial)
+
+    def fill(lo: int, hi: int) -> None:
+        o = out[lo:hi]
+        first = (slice(None),) + (slice(None), 0) * (n - 1) + (slice(None),)
+        for k in range(ratios[-1]):
+            o[first + (k,)] = source[lo:hi]
         for j in reversed(range(n - 1)):
-            base = (slice(None),) * 2 + (slice(None), 0) * j + (slice(None),)
+            base = (slice(None),) + (slice(None), 0) * j + (slice(None),)
             for k in range(1, ratios[j]):
-                out[base + (k,)] = out[base + (0,)]
-        return out.reshape(x.shape[:2] + tuple(len(idx) for idx in index_per_dim))
-    out = x
-    for j, idx in enumerate(index_per_dim):
-        out = np.take(out, idx, axis=2 + j)
-    return out
+                o[base + (k,)] = o[base + (0,)]
+    split_rows(fill, planes, out.nbytes)
+    return out.reshape(x.shape[:2] + tuple(len(idx) for idx in index_per_dim))
 
 
 def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align_corners: bool,
