@@ -52,7 +52,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
            "interpolate", "pixel_shuffle", "pixel_unshuffle",
-           "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "linear", "batch_norm",
+           "relu", "relu6", "hardtanh", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "linear", "batch_norm",
            "nll_loss", "cross_entropy", "mse_loss"]
 
 
@@ -523,6 +523,16 @@ def _elementwise(op, input, *args):
 def relu(input, inplace: bool = False):
     """``max(x, 0)``."""
     return _elementwise(T.relu, input)
+
+
+def relu6(input, inplace: bool = False):
+    """``min(max(x, 0), 6)``."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """``x`` clamped to ``[min_val, max_val]`` (gradient 1 inside, 0 outside)."""
+    return _elementwise(T.hardtanh, input, min_val, max_val)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):

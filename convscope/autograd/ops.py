@@ -16,7 +16,7 @@ from .tensor import Tensor, as_data, make_result, unbroadcast
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
            "sum", "mean", "var", "max", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
            "getitem", "cat", "stack", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
-           "take_along_dim", "where", "clamp", "tensor", "zeros", "ones", "randn"]
+           "take_along_dim", "where", "clamp", "hardtanh", "tensor", "zeros", "ones", "randn"]
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -132,6 +132,14 @@ def clamp(a, min=None, max=None) -> Tensor:
     if max is not None:
         inside &= x <= max
     return make_result(out, (a,), lambda g: (g * inside,), "ClampBackward")
+
+
+def hardtanh(a, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clamp with PyTorch's ``hardtanh`` gradient: 1 strictly inside ``(min_val, max_val)``, else 0
+    (``clamp`` passes the gradient at the bounds too)."""
+    x = _t(a)
+    inside = (x > min_val) & (x < max_val)
+    return make_result(np.clip(x, min_val, max_val), (a,), lambda g: (g * inside,), "HardtanhBackward")
 
 
 def where(condition, a, b) -> Tensor:

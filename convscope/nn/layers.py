@@ -12,7 +12,7 @@ from ..autograd.tensor import Tensor
 from . import init
 from .module import Module, Parameter, _resolve_dtype
 
-__all__ = ["Sequential", "Identity", "Linear", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+__all__ = ["Sequential", "Identity", "Linear", "Flatten", "ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Dropout", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "CrossEntropyLoss", "NLLLoss",
            "MSELoss"]
 
@@ -122,6 +122,11 @@ class _Activation(Module):
 class ReLU(_Activation):
     """``max(x, 0)``."""
     _fn = staticmethod(F.relu)
+
+
+class ReLU6(_Activation):
+    """``min(max(x, 0), 6)``."""
+    _fn = staticmethod(F.relu6)
 
 
 class Sigmoid(Module):
