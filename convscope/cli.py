@@ -1,8 +1,9 @@
-"""Command line: ``convscope train`` (the main job: a CNN on MNIST) and ``convscope demo`` (a tour
-of the convolution core on built-in inputs)."""
+"""Command line: ``convscope train`` (the main job: a CNN on MNIST), ``convscope demo`` (a tour of
+the convolution core), and the calculator: ``convscope shape``, ``convscope summary``, ``convscope design``."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
@@ -98,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     trainer.add_argument("--out", default=DEFAULTS["out"], help="report folder")
     trainer.add_argument("--limit", type=int, default=None, help="training batches per epoch (quick runs)")
     trainer.add_argument("--no-report", action="store_true", help="skip the PNG pictures")
+    _add_calculator(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         tour()
         return 0
+    if args.command in ("shape", "summary", "design"):
+        return _run_calculator(args)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -115,6 +119,93 @@ def main(argv: list[str] | None = None) -> int:
               limit=args.limit, step_size=args.step_size, gamma=args.gamma, report=not args.no_report)
     except (FileNotFoundError, ValueError) as error:
         print(f"convscope train: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _range_arg(text: str) -> tuple[int, int]:
+    """``"3"`` -> (3, 3); ``"1:64"`` -> (1, 64)."""
+    try:
+        parts = [int(v) for v in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or LOW:HIGH, got {text!r}") from None
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected N or LOW:HIGH, got {text!r}")
+    return parts[0], parts[1]
+
+
+def _add_calculator(sub) -> None:
+    from .calc import SHAPE_OPS
+    shape = sub.add_parser("shape", help="output shape, parameters, MACs and receptive field of one layer")
+    shape.add_argument("op", choices=SHAPE_OPS)
+    shape.add_argument("--input", required=True, help="input shape, e.g. 1x3x32x32")
+    shape.add_argument("--out-channels", type=int)
+    for name in ("kernel", "stride", "padding", "dilation", "output-padding", "size"):
+        shape.add_argument(f"--{name}", help="an int or a list such as 3,5 (padding also same/valid)")
+    shape.add_argument("--groups", type=int, default=1)
+    shape.add_argument("--no-bias", action="store_true")
+    shape.add_argument("--ceil-mode", action="store_true")
+    shape.add_argument("--scale-factor", type=float)
+    shape.add_argument("--mode", default="nearest")
+    shape.add_argument("--align-corners", action="store_true")
+    shape.add_argument("--json", action="store_true", help="print one JSON object")
+
+    model = sub.add_parser("summary", help="per-layer summary of a convscope.nn model defined in a Python file")
+    model.add_argument("model", help="FILE.py:NAME (a Module instance, or a class/function returning one)")
+    model.add_argument("--input", required=True, help="input shape, e.g. 1x3x224x224")
+    model.add_argument("--dtype", default="float32")
+    model.add_argument("--json", action="store_true", help="print one JSON object")
+
+    solve = sub.add_parser("design", help="kernel/stride/padding/dilation that map an input size to an output size")
+    solve.add_argument("--input", type=int, required=True)
+    solve.add_argument("--output", type=int, required=True)
+    solve.add_argument("--op", choices=("conv", "transposed"), default="conv")
+    solve.add_argument("--kernel", type=_range_arg, default=(1, 7), help="N or LOW:HIGH")
+    solve.add_argument("--stride", type=_range_arg, default=(1, 4))
+    solve.add_argument("--padding", type=_range_arg, default=(0, 3))
+    solve.add_argument("--dilation", type=_range_arg, default=(1, 1))
+    solve.add_argument("--output-padding", type=_range_arg, default=(0, 0))
+    solve.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _run_calculator(args) -> int:
+    from . import calc
+    try:
+        if args.command == "shape":
+            report = calc.shape_report(
+                args.op, calc.parse_shape(args.input), out_channels=args.out_channels, kernel=args.kernel,
+                stride=args.stride, padding=args.padding, dilation=args.dilation, groups=args.groups,
+                output_padding=args.output_padding, bias=not args.no_bias, ceil_mode=args.ceil_mode,
+                scale_factor=args.scale_factor, size=args.size, mode=args.mode,
+                align_corners=True if args.align_corners else None)
+            if args.json:
+                print(json.dumps(report))
+            else:
+                field = report["receptive_field"]
+                print(f"{report['layer']}\ninput  {tuple(report['input_shape'])}\noutput {tuple(report['output_shape'])}"
+                      f"\nparams {report['params']:,}\nMACs   {report['macs']:,} (FLOPs {report['flops']:,})"
+                      + (f"\nreceptive field {field['size']}, jump {field['jump']}, start {field['start']}"
+                         if field else ""))
+        elif args.command == "summary":
+            result = calc.model_summary(args.model, calc.parse_shape(args.input), args.dtype)
+            print(json.dumps(calc.summary_json(result)) if args.json else result)
+        else:
+            report = calc.design_report(args.input, args.output, args.op, kernel=args.kernel, stride=args.stride,
+                                        padding=args.padding, dilation=args.dilation,
+                                        output_padding=args.output_padding)
+            if args.json:
+                print(json.dumps(report))
+            else:
+                print(f"{args.op} from {args.input} to {args.output}: {len(report['designs'])} configurations "
+                      f"(smallest kernel first)")
+                for d in report["designs"]:
+                    extra = f" output_padding={d['output_padding']}" if args.op == "transposed" else ""
+                    print(f"  kernel={d['kernel_size']} stride={d['stride']} padding={d['padding']} "
+                          f"dilation={d['dilation']}{extra}   o = {d['formula'].replace('i', str(args.input), 1)}")
+    except (calc.CalcError, ValueError, TypeError) as error:
+        print(f"convscope {args.command}: {error}", file=sys.stderr)
         return 2
     return 0
 

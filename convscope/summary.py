@@ -24,6 +24,7 @@ class LayerRow:
     params: int
     trainable_params: int
     macs: int
+    receptive_field: arith.ReceptiveField | None = None
 
 
 @dataclass
@@ -50,16 +51,26 @@ class ModelSummary:
         return sum(math.prod(r.output_shape) * itemsize for r in self.rows)
 
     def to_dict(self) -> dict:
-        return {"input_shape": list(self.input_shape), "dtype": self.dtype,
-                "layers": [dict(asdict(r), output_shape=list(r.output_shape)) for r in self.rows],
+        """``{"layers": [{name, type, output_shape, params, trainable_params, macs, receptive_field:
+        {size, jump, start}}], "total": {params, trainable_params, macs, activation_bytes}}``."""
+        layers = []
+        for r in self.rows:
+            row = {k: v for k, v in asdict(r).items() if k != "receptive_field"}
+            row["output_shape"] = list(r.output_shape)
+            row["receptive_field"] = None if r.receptive_field is None else r.receptive_field.to_dict()
+            layers.append(row)
+        return {"input_shape": list(self.input_shape), "dtype": self.dtype, "layers": layers,
                 "total": {"params": self.total_params, "trainable_params": self.trainable_params,
                           "macs": self.total_macs, "activation_bytes": self.activation_bytes}}
 
     def __str__(self) -> str:
-        header = f"{'layer':<28}{'type':<20}{'output shape':<22}{'params':>10}{'MACs':>16}"
+        header = f"{'layer':<28}{'type':<20}{'output shape':<22}{'params':>10}{'MACs':>16}  receptive field"
         lines = [header, "-" * len(header)]
         for r in self.rows:
-            lines.append(f"{r.name:<28}{r.type:<20}{str(tuple(r.output_shape)):<22}{r.params:>10,}{r.macs:>16,}")
+            field = "" if r.receptive_field is None else "x".join(
+                str(v) for v in r.receptive_field.to_dict()["size"])
+            lines.append(f"{r.name:<28}{r.type:<20}{str(tuple(r.output_shape)):<22}{r.params:>10,}{r.macs:>16,}"
+                         f"  {field}")
         lines.append("-" * len(header))
         lines.append(f"input {tuple(self.input_shape)} {self.dtype}; total params {self.total_params:,} "
                      f"(trainable {self.trainable_params:,}); MACs {self.total_macs:,}; "
@@ -85,27 +96,69 @@ def layer_macs(module: Module, input_shape: tuple[int, ...], output_shape: tuple
     return 0
 
 
+def layer_receptive_field(module: Module, rf: arith.ReceptiveField, input_shape: tuple[int, ...],
+                          output_shape: tuple[int, ...], extent: tuple[int, ...]) -> arith.ReceptiveField:
+    """The receptive field after ``module``, from the field of its input (see :mod:`convscope.arith.receptive`)."""
+    from .nn import layers as L
+    from .nn import pooling as P
+    from .nn.conv import _ConvNd
+    n = len(extent)
+    if len(output_shape) < n + 1 or isinstance(module, (L.Flatten, L.Linear)):
+        return arith.rf_global(extent)
+    if isinstance(module, _ConvNd):
+        pad_lo = tuple(p[0] for p in module._padding_pairs())
+        rule = arith.rf_conv_transpose if module.transposed else arith.rf_conv
+        return rule(rf, module.kernel_size, module.stride, pad_lo, module.dilation)
+    if isinstance(module, (P._MaxPoolNd, P._AvgPoolNd, P.AvgPool1d, P._LPPoolNd)):
+        kernel = arith.ntuple(module.kernel_size, n, "kernel_size")
+        stride = kernel if module.stride is None else arith.ntuple(module.stride, n, "stride")
+        padding = arith.ntuple(getattr(module, "padding", 0), n, "padding")
+        dilation = arith.ntuple(getattr(module, "dilation", 1), n, "dilation")
+        return arith.rf_conv(rf, kernel, stride, padding, dilation)
+    if isinstance(module, P._AdaptivePool):
+        if all(o == 1 for o in output_shape[-n:]):
+            return arith.rf_global(extent)
+        return arith.rf_resize(rf, [i / o for i, o in zip(input_shape[-n:], output_shape[-n:])], "area")
+    if isinstance(module, P.Upsample):
+        return arith.rf_resize(rf, [i / o for i, o in zip(input_shape[-n:], output_shape[-n:])], module.mode,
+                               bool(module.align_corners))
+    return rf
+
+
 def summary(model: Module, input_shape, dtype="float32") -> ModelSummary:
-    """Summarize ``model`` for an input of ``input_shape``: one row per leaf module, in call order.
+    """Summarize ``model`` for an input of ``input_shape``: one row per leaf module, in call order,
+    with output shape, parameters, MACs and receptive field (per spatial dimension, in input pixels).
+
+    Fields follow the data: each layer starts from the field of the array it was called on (the
+    model's input, or an earlier layer's output; an array made outside any layer, such as a
+    residual sum, takes the most recent layer's field).
 
     >>> from convscope import nn
     >>> s = summary(nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU()), (1, 1, 28, 28))
-    >>> s.rows[0].output_shape, s.rows[0].params, s.rows[0].macs
-    ((1, 6, 24, 24), 156, 86400)
+    >>> s.rows[0].output_shape, s.rows[0].params, s.rows[0].macs, s.rows[0].receptive_field.size
+    ((1, 6, 24, 24), 156, 86400, (5, 5))
     """
     dtype = np.dtype(dtype)
     result = ModelSummary(tuple(int(v) for v in input_shape), dtype.name)
+    extent = result.input_shape[2:]
     names = {id(m): name for name, m in model.named_modules()}
+    fields: dict[int, arith.ReceptiveField] = {}
+    latest = [arith.rf_input(len(extent))]
     handles = []
 
     def record(module, inputs, output):
         out = output[0] if isinstance(output, tuple) else output
         in_shape = tuple(np.shape(inputs[0])) if inputs else ()
         params = list(module.parameters(recurse=False))
+        source = fields.get(id(inputs[0]), latest[0]) if inputs else latest[0]
+        field = layer_receptive_field(module, source, in_shape, tuple(np.shape(out)), extent) if extent else None
+        if field is not None:
+            fields[id(out)] = field
+            latest[0] = field
         result.rows.append(LayerRow(names.get(id(module), ""), type(module).__name__, tuple(np.shape(out)),
                                     sum(p.numel() for p in params),
                                     sum(p.numel() for p in params if p.requires_grad),
-                                    layer_macs(module, in_shape, tuple(np.shape(out)))))
+                                    layer_macs(module, in_shape, tuple(np.shape(out))), field))
 
     for module in model.modules():
         if not any(True for _ in module.children()):
@@ -113,7 +166,9 @@ def summary(model: Module, input_shape, dtype="float32") -> ModelSummary:
     was_training = model.training
     model.eval()
     try:
-        model(np.zeros(result.input_shape, dtype=dtype))
+        x = np.zeros(result.input_shape, dtype=dtype)
+        fields[id(x)] = latest[0]
+        model(x)
     finally:
         model.train(was_training)
         for handle in handles:

@@ -1,0 +1,138 @@
+"""The calculator behind ``convscope shape``, ``convscope summary`` and ``convscope design``.
+
+Each builds a ``convscope.nn`` layer (or loads a model) and reads every number from
+``convscope.summary`` / ``convscope.arith``: the ops, the summary and the command line share one
+set of formulas.
+"""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+from . import arith, nn
+from .summary import ModelSummary, summary
+
+__all__ = ["parse_shape", "layer_for", "shape_report", "load_model", "SHAPE_OPS", "CalcError"]
+
+
+class CalcError(ValueError):
+    """A configuration the calculator cannot evaluate; the message says which argument and why."""
+
+
+SHAPE_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+             "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "upsample")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1x3x224x224"`` -> ``(1, 3, 224, 224)``."""
+    try:
+        shape = tuple(int(part) for part in str(text).lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise CalcError(f"--input must look like 1x3x224x224, got {text!r}") from None
+    if not shape or any(v < 1 for v in shape):
+        raise CalcError(f"--input sizes must be positive, got {text!r}")
+    return shape
+
+
+def _ints(value):
+    """A command-line size: ``"3"`` -> 3, ``"3,5"`` or ``"3x5"`` -> (3, 5); ``same``/``valid`` kept."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value in ("same", "valid"):
+            return value
+        parts = [int(v) for v in value.replace("x", ",").split(",") if v != ""]
+        return parts[0] if len(parts) == 1 else tuple(parts)
+    return value
+
+
+def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = None, kernel=None, stride=None,
+              padding=None, dilation=None, groups: int = 1, output_padding=None, bias: bool = True,
+              ceil_mode: bool = False, scale_factor=None, size=None, mode: str = "nearest",
+              align_corners=None) -> nn.Module:
+    """The ``convscope.nn`` layer for a ``convscope shape`` request."""
+    if op not in SHAPE_OPS:
+        raise CalcError(f"unknown operation {op!r}; choose one of {', '.join(SHAPE_OPS)}")
+    n = 2 if op == "upsample" else int(op[-2])
+    if op != "upsample" and len(input_shape) not in (n + 1, n + 2):
+        raise CalcError(f"{op} needs an input of {n + 2} dimensions (N x C x {' x '.join('DHW'[3 - n:])}), "
+                        f"got {'x'.join(map(str, input_shape))}")
+    channels = input_shape[-n - 1] if op != "upsample" else input_shape[1]
+    kernel, stride, padding = _ints(kernel), _ints(stride), _ints(padding)
+    dilation, output_padding = _ints(dilation), _ints(output_padding)
+    if op.startswith("conv"):
+        if kernel is None:
+            raise CalcError(f"{op} needs --kernel")
+        cls = getattr(nn, ("ConvTranspose" if "transpose" in op else "Conv") + f"{n}d")
+        kwargs = dict(stride=stride or 1, padding=0 if padding is None else padding, dilation=dilation or 1,
+                      groups=groups, bias=bias)
+        if "transpose" in op:
+            kwargs["output_padding"] = output_padding or 0
+        return cls(channels, out_channels or channels, kernel, **kwargs)
+    if op.startswith("max_pool") or op.startswith("avg_pool"):
+        if kernel is None:
+            raise CalcError(f"{op} needs --kernel")
+        if op.startswith("max_pool"):
+            return getattr(nn, f"MaxPool{n}d")(kernel, stride, padding or 0, dilation or 1, ceil_mode=ceil_mode)
+        return getattr(nn, f"AvgPool{n}d")(kernel, stride, padding or 0, ceil_mode=ceil_mode)
+    if scale_factor is None and size is None:
+        raise CalcError("upsample needs --scale-factor or --size")
+    return nn.Upsample(size=_ints(size), scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+
+
+def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", **options) -> dict:
+    """Output shape, parameters, MACs and receptive field of one layer: the object that
+    ``convscope shape --json`` prints (and the web API returns)."""
+    layer = layer_for(op, input_shape, **options)
+    try:
+        result = summary(layer, input_shape, dtype)
+    except (ValueError, TypeError) as error:
+        raise CalcError(str(error)) from None
+    row = result.rows[0]
+    return {"op": op, "layer": repr(layer), "input_shape": list(input_shape), "output_shape": list(row.output_shape),
+            "params": row.params, "macs": row.macs, "flops": 2 * row.macs,
+            "receptive_field": None if row.receptive_field is None else row.receptive_field.to_dict(),
+            "activation_bytes": result.activation_bytes}
+
+
+def load_model(spec: str) -> nn.Module:
+    """``path/to/file.py:NAME`` -> the model: ``NAME`` is a ``convscope.nn.Module`` instance, or a
+    class or function that returns one when called without arguments."""
+    if ":" not in spec:
+        raise CalcError(f"expected FILE.py:NAME, got {spec!r}")
+    path, name = spec.rsplit(":", 1)
+    if not Path(path).is_file():
+        raise CalcError(f"no such file: {path}")
+    namespace = runpy.run_path(path)
+    if name not in namespace:
+        raise CalcError(f"{path} defines no {name!r}")
+    model = namespace[name]
+    if not isinstance(model, nn.Module) and callable(model):
+        model = model()
+    if not isinstance(model, nn.Module):
+        raise CalcError(f"{spec} is not a convscope.nn.Module (got {type(model).__name__})")
+    return model
+
+
+def model_summary(spec: str, input_shape: tuple[int, ...], dtype: str = "float32") -> ModelSummary:
+    model = load_model(spec)
+    try:
+        return summary(model, input_shape, dtype)
+    except (ValueError, TypeError) as error:
+        raise CalcError(f"the model does not accept an input of shape {input_shape}: {error}") from None
+
+
+def summary_json(result: ModelSummary) -> dict:
+    """The ``convscope summary --json`` object."""
+    data = result.to_dict()
+    layers = [{key: layer[key] for key in ("name", "type", "output_shape", "params", "macs", "receptive_field")}
+              for layer in data["layers"]]
+    return {"layers": layers, "total": data["total"]}
+
+
+def design_report(input_size: int, output_size: int, op: str, **ranges) -> dict:
+    try:
+        designs = arith.design(input_size, output_size, op, **ranges)
+    except arith.DesignError as error:
+        raise CalcError(str(error)) from None
+    return {"input": input_size, "output": output_size, "op": op, "designs": [d.to_dict() for d in designs]}
