@@ -22,6 +22,13 @@ the peer's (different) value with its own formula, so the documented difference 
   (a ``stride**d``-fold over-count: the zero-inserted view multiplies zeros) and multiply
   Linear parameters by ``output_size[0]`` only (so a Linear on ``(N, T, F)`` input is off by T);
   batch norm gets ``N * 2C``.  We only compare its shapes and parameter counts.
+* fvcore has no handler for max/avg pooling, adaptive 1-d/3-d pooling, hardtanh (ReLU6) or
+  ``aten::add``: they count 0, as ours do.
+
+A module called more than once (ResNet's per-block ReLU, ``SharedRefine``'s conv) has one row
+per call, like torchinfo; its parameters still count once in the totals (torchinfo skips the
+"recursive" rows; the totals must equal ``sum(p.numel() for p in model.parameters())``), and
+fvcore's ``by_module`` sums its calls' MACs.
 
 Our definitions (``convscope.arith``): conv ``N*C_out*prod(out)*(C_in/g)*prod(k)``, transposed conv
 ``N*C_in*prod(in)*(C_out/g)*prod(k)``, linear ``prod(batch dims)*in*out``, anything else 0.
@@ -33,15 +40,14 @@ import itertools
 import math
 import warnings
 
+import fvcore.nn as fvcore_nn
 import numpy as np
 import pytest
 import torch
+import torchinfo
 
-fvcore_nn = pytest.importorskip("fvcore.nn")
-torchinfo = pytest.importorskip("torchinfo")
-
-from convscope import nn as cnn  # noqa: E402
-from convscope.summary import summary  # noqa: E402
+from convscope import nn as cnn
+from convscope.summary import summary
 
 WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear")
 
@@ -426,7 +432,7 @@ def test_torchinfo_macs_differ_as_documented():
 # 3. MACs against fvcore
 # ----------------------------------------------------------------------------------------------
 
-def _fvcore_other(name, row, in_numel, out_numel, by_op):
+def _fvcore_other(row, in_numel, out_numel, by_op):
     """fvcore's count for a layer we count as 0 (documented formulas, see module docstring)."""
     ops = by_op.get(row.name, {})
     if row.type.startswith("BatchNorm"):
@@ -451,7 +457,7 @@ def test_macs_match_fvcore(name):
             per_module[row.name] = per_module.get(row.name, 0) + row.macs
         else:
             assert row.macs == 0, row.name
-            peer, peer_formula = _fvcore_other(name, row, math.prod(in_shape), math.prod(row.output_shape), by_op)
+            peer, peer_formula = _fvcore_other(row, math.prod(in_shape), math.prod(row.output_shape), by_op)
             assert peer == peer_formula, row.name
         in_shape = row.output_shape  # input of the next leaf in a chain (only used for pinning fvcore)
     assert per_module == {n: by_module[n] for n in per_module}

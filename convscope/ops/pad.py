@@ -55,6 +55,19 @@ def pad_source_indices(mode: str, size: int, low: int, high: int) -> np.ndarray:
     return crop_lo + (j - max(low, 0)) % kept
 
 
+def _kept_region(shape, dims, pairs):
+    """``(input slices, output slices)`` of the input part that constant padding keeps, or None
+    when a crop removes everything."""
+    src, dst = [slice(None)] * len(shape), [slice(None)] * len(shape)
+    for dim, (lo, hi) in zip(dims, pairs):
+        kept = shape[dim] - max(-lo, 0) - max(-hi, 0)
+        if kept <= 0:
+            return None
+        src[dim] = slice(max(-lo, 0), max(-lo, 0) + kept)
+        dst[dim] = slice(max(lo, 0), max(lo, 0) + kept)
+    return tuple(src), tuple(dst)
+
+
 def _check_mode_amounts(mode: str, shape: tuple[int, ...], dims: list[int], pairs, op: str) -> None:
     for dim, (lo, hi) in zip(dims, pairs):
         size = shape[dim]
@@ -106,14 +119,9 @@ def pad(input, pad, mode: str = "constant", value: float | None = None) -> np.nd
                 raise ValueError(f"{op}: padding ({lo}, {hi}) crops more than dimension {dim} holds "
                                  f"(size {x.shape[dim]})")
         out = np.full(new_shape, 0 if value is None else value, dtype=x.dtype)
-        src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
-        for dim, (lo, hi) in zip(dims, pairs):
-            kept = x.shape[dim] - max(-lo, 0) - max(-hi, 0)
-            if kept <= 0:
-                return out
-            src[dim] = slice(max(-lo, 0), max(-lo, 0) + kept)
-            dst[dim] = slice(max(lo, 0), max(lo, 0) + kept)
-        out[tuple(dst)] = x[tuple(src)]
+        kept = _kept_region(x.shape, dims, pairs)
+        if kept is not None:
+            out[kept[1]] = x[kept[0]]
         return out
 
     if value not in (None, 0):
@@ -137,14 +145,9 @@ def pad_backward(grad: np.ndarray, input_shape: tuple[int, ...], pad, mode: str 
     dims = list(range(len(input_shape) - len(pairs), len(input_shape)))
     if mode == "constant":
         dx = np.zeros(input_shape, dtype=grad.dtype)
-        src, dst = [slice(None)] * len(input_shape), [slice(None)] * len(input_shape)
-        for dim, (lo, hi) in zip(dims, pairs):
-            kept = input_shape[dim] - max(-lo, 0) - max(-hi, 0)
-            if kept <= 0:
-                return dx
-            dst[dim] = slice(max(-lo, 0), max(-lo, 0) + kept)
-            src[dim] = slice(max(lo, 0), max(lo, 0) + kept)
-        dx[tuple(dst)] = grad[tuple(src)]
+        kept = _kept_region(input_shape, dims, pairs)
+        if kept is not None:
+            dx[kept[0]] = grad[kept[1]]
         return dx
     out = grad
     for dim, (lo, hi) in reversed(list(zip(dims, pairs))):
