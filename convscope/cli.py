@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("shape", "summary", "design"):
         return _run_calculator(args)
+    if args.command == "explain":
+        return _run_explain(args)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -168,6 +170,80 @@ def _add_calculator(sub) -> None:
     solve.add_argument("--dilation", type=_range_arg, default=(1, 1))
     solve.add_argument("--output-padding", type=_range_arg, default=(0, 0))
     solve.add_argument("--json", action="store_true", help="print one JSON object")
+
+    explain = sub.add_parser("explain", help="step-by-step computation of one small layer, with its formulas")
+    explain.add_argument("op", choices=EXPLAIN_OPS)
+    explain.add_argument("--input", required=True, help="input shape, e.g. 1x1x5x5 (at most 4096 elements)")
+    explain.add_argument("--out-channels", type=int)
+    for name in ("kernel", "stride", "padding", "dilation", "output-padding"):
+        explain.add_argument(f"--{name}", help="an int or a list such as 3,5")
+    explain.add_argument("--groups", type=int, default=1)
+    explain.add_argument("--ceil-mode", action="store_true")
+    explain.add_argument("--exclude-pad", action="store_true", help="avg pool: count_include_pad=False")
+    explain.add_argument("--values", choices=("arange", "ones", "random"), default="arange",
+                         help="input values (default arange)")
+    explain.add_argument("--weights", choices=("arange", "ones", "random"), default="ones",
+                         help="kernel values (default ones)")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--max-steps", type=int, default=16, help="output elements traced")
+
+
+EXPLAIN_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+               "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d")
+
+
+def _values(kind: str, shape, rng) -> np.ndarray:
+    if kind == "arange":
+        return np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    if kind == "ones":
+        return np.ones(shape)
+    return np.round(rng.standard_normal(shape), 2)
+
+
+def _run_explain(args) -> int:
+    from . import calc, explain
+    try:
+        shape = calc.parse_shape(args.input)
+        if int(np.prod(shape)) > 4096:
+            raise calc.CalcError(f"explain traces small layers: --input {args.input} has more than 4096 elements")
+        n = int(args.op[-2])
+        if len(shape) == n + 1:
+            shape = (1,) + shape
+        if len(shape) != n + 2:
+            raise calc.CalcError(f"{args.op} needs an input of {n + 2} dimensions, got {args.input}")
+        sizes = {name: calc._ints(getattr(args, name)) for name in ("kernel", "stride", "padding", "dilation",
+                                                                     "output_padding")}
+        if sizes["kernel"] is None:
+            raise calc.CalcError(f"{args.op} needs --kernel")
+        rng = np.random.default_rng(args.seed)
+        x = _values(args.values, shape, rng)
+        if args.op.startswith("conv"):
+            kernel = arith.ntuple(sizes["kernel"], n, "kernel")
+            c_in, c_out, groups = shape[1], args.out_channels or shape[1], args.groups
+            transposed = "transpose" in args.op
+            if c_in % groups or c_out % groups:
+                raise calc.CalcError(f"--groups {groups} must divide the input channels {c_in} and output "
+                                     f"channels {c_out}")
+            w_shape = ((c_in, c_out // groups) if transposed else (c_out, c_in // groups)) + kernel
+            w = _values(args.weights, w_shape, rng) + (1 if args.weights == "arange" else 0)
+            common = dict(stride=sizes["stride"] or 1, padding=sizes["padding"] or 0, dilation=sizes["dilation"] or 1,
+                          groups=groups)
+            if transposed:
+                text = explain.explain_conv_transpose(x, w, output_padding=sizes["output_padding"] or 0, **common)
+            else:
+                text = explain.explain_conv(x, w, max_outputs=args.max_steps, **common)
+            rows = arith.parameter_comparison(c_in, c_out, kernel)
+            text += (f"\n\nweights for {c_in} -> {c_out} channels with a {'x'.join(map(str, kernel))} kernel "
+                     f"(no bias):\n" + "\n".join(f"  {label:<26}{count:>10,}" for label, count in rows))
+        else:
+            text = explain.explain_pool(x, args.op[:3], sizes["kernel"], sizes["stride"], sizes["padding"] or 0,
+                                        sizes["dilation"] or 1, args.ceil_mode, not args.exclude_pad,
+                                        max_outputs=args.max_steps)
+    except (calc.CalcError, ValueError, TypeError) as error:
+        print(f"convscope explain: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
 
 
 def _run_calculator(args) -> int:

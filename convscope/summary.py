@@ -29,17 +29,14 @@ class LayerRow:
 
 @dataclass
 class ModelSummary:
+    """One row per call of a leaf module; the parameter totals count every parameter of the model
+    once (a module called twice has two rows but its weights are not counted twice)."""
     input_shape: tuple[int, ...]
     dtype: str
     rows: list[LayerRow] = field(default_factory=list)
-
-    @property
-    def total_params(self) -> int:
-        return sum(r.params for r in self.rows)
-
-    @property
-    def trainable_params(self) -> int:
-        return sum(r.trainable_params for r in self.rows)
+    total_params: int = 0
+    trainable_params: int = 0
+    param_bytes: int = 0
 
     @property
     def total_macs(self) -> int:
@@ -61,7 +58,8 @@ class ModelSummary:
             layers.append(row)
         return {"input_shape": list(self.input_shape), "dtype": self.dtype, "layers": layers,
                 "total": {"params": self.total_params, "trainable_params": self.trainable_params,
-                          "macs": self.total_macs, "activation_bytes": self.activation_bytes}}
+                          "macs": self.total_macs, "flops": 2 * self.total_macs,
+                          "activation_bytes": self.activation_bytes, "param_bytes": self.param_bytes}}
 
     def __str__(self) -> str:
         header = f"{'layer':<28}{'type':<20}{'output shape':<22}{'params':>10}{'MACs':>16}  receptive field"
@@ -160,6 +158,10 @@ def summary(model: Module, input_shape, dtype="float32") -> ModelSummary:
                                     sum(p.numel() for p in params if p.requires_grad),
                                     layer_macs(module, in_shape, tuple(np.shape(out))), field))
 
+    unique = list(model.parameters())
+    result.total_params = sum(p.numel() for p in unique)
+    result.trainable_params = sum(p.numel() for p in unique if p.requires_grad)
+    result.param_bytes = sum(p.data.nbytes for p in unique)
     for module in model.modules():
         if not any(True for _ in module.children()):
             handles.append(module.register_forward_hook(record))

@@ -40,7 +40,6 @@ import itertools
 import math
 import warnings
 
-import fvcore.nn as fvcore_nn
 import numpy as np
 import pytest
 import torch
@@ -48,6 +47,10 @@ import torchinfo
 
 from convscope import nn as cnn
 from convscope.summary import summary
+
+with warnings.catch_warnings():  # fvcore's imports call the deprecated torch.jit.script
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import fvcore.nn as fvcore_nn
 
 WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear")
 
@@ -522,7 +525,9 @@ def test_conv_transpose_macs_equal_instrumented_count(cfg):
     # fvcore agrees; counting with the output size (as torchinfo does) would not.
     flops = fvcore_nn.FlopCountAnalysis(layer.float(), (torch.zeros(x.shape),))
     flops.unsupported_ops_warnings(False)
-    assert flops.total() == mults
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert flops.total() == mults
     g = cfg.get("groups", 1)
     over = out.shape[0] * cfg["out_channels"] * math.prod(out.shape[2:]) * (cfg["in_channels"] // g) \
         * math.prod(t2(cfg["kernel_size"]))
