@@ -90,7 +90,7 @@ def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", 
         raise CalcError(str(error)) from None
     row = result.rows[0]
     return {"op": op, "layer": repr(layer), "input_shape": list(input_shape), "output_shape": list(row.output_shape),
-            "params": row.params, "macs": row.macs, "flops": 2 * row.macs,
+            "params": row.params, "macs": row.macs, "flops": row.flops,
             "receptive_field": None if row.receptive_field is None else row.receptive_field.to_dict(),
             "activation_bytes": result.activation_bytes}
 

@@ -25,6 +25,7 @@ class LayerRow:
     trainable_params: int
     macs: int
     receptive_field: arith.ReceptiveField | None = None
+    flops: int = 0
 
 
 @dataclass
@@ -43,6 +44,10 @@ class ModelSummary:
         return sum(r.macs for r in self.rows)
 
     @property
+    def total_flops(self) -> int:
+        return sum(r.flops for r in self.rows)
+
+    @property
     def activation_bytes(self) -> int:
         itemsize = np.dtype(self.dtype).itemsize
         return sum(math.prod(r.output_shape) * itemsize for r in self.rows)
@@ -58,7 +63,7 @@ class ModelSummary:
             layers.append(row)
         return {"input_shape": list(self.input_shape), "dtype": self.dtype, "layers": layers,
                 "total": {"params": self.total_params, "trainable_params": self.trainable_params,
-                          "macs": self.total_macs, "flops": 2 * self.total_macs,
+                          "macs": self.total_macs, "flops": self.total_flops,
                           "activation_bytes": self.activation_bytes, "param_bytes": self.param_bytes}}
 
     def __str__(self) -> str:
@@ -71,8 +76,9 @@ class ModelSummary:
                          f"  {field}")
         lines.append("-" * len(header))
         lines.append(f"input {tuple(self.input_shape)} {self.dtype}; total params {self.total_params:,} "
-                     f"(trainable {self.trainable_params:,}); MACs {self.total_macs:,}; "
-                     f"activations {self.activation_bytes / 2**20:.2f} MiB")
+                     f"(trainable {self.trainable_params:,}, {self.param_bytes / 2**20:.2f} MiB); MACs "
+                     f"{self.total_macs:,}; FLOPs {self.total_flops:,}; activations "
+                     f"{self.activation_bytes / 2**20:.2f} MiB")
         return "\n".join(lines)
 
 
@@ -91,6 +97,29 @@ def layer_macs(module: Module, input_shape: tuple[int, ...], output_shape: tuple
                                module.groups, batch)
     if isinstance(module, Linear):
         return arith.linear_macs(input_shape, module.out_features)
+    return 0
+
+
+def layer_flops(module: Module, input_shape: tuple[int, ...], output_shape: tuple[int, ...], macs: int) -> int:
+    """FLOPs of one leaf module, by the convention of :mod:`convscope.arith.flops`."""
+    from .nn import layers as L
+    from .nn import pooling as P
+    from .nn.conv import _ConvNd
+    out_elements, in_elements = math.prod(output_shape), math.prod(input_shape)
+    if isinstance(module, (_ConvNd, L.Linear)):
+        return arith.conv_flops(macs, out_elements, module.bias is not None)
+    if isinstance(module, L._BatchNorm):
+        return arith.elementwise_flops(out_elements, 2)
+    if isinstance(module, (L._Activation, L.LeakyReLU)):
+        return arith.elementwise_flops(out_elements, 1)
+    if isinstance(module, (P._MaxPoolNd, P._AvgPoolNd, P.AvgPool1d)):
+        n = len(output_shape) - 2 if len(output_shape) > 2 else 1
+        kind = "max" if isinstance(module, P._MaxPoolNd) else "avg"
+        return arith.pool_flops(kind, arith.ntuple(module.kernel_size, n, "kernel_size"), out_elements)
+    if isinstance(module, P._AdaptivePool):
+        return arith.adaptive_pool_flops(module._kind, in_elements, out_elements)
+    if isinstance(module, P.Upsample):
+        return arith.resize_flops(module.mode, len(output_shape) - 2, out_elements, in_elements)
     return 0
 
 
@@ -153,10 +182,11 @@ def summary(model: Module, input_shape, dtype="float32") -> ModelSummary:
         if field is not None:
             fields[id(out)] = field
             latest[0] = field
+        macs = layer_macs(module, in_shape, tuple(np.shape(out)))
         result.rows.append(LayerRow(names.get(id(module), ""), type(module).__name__, tuple(np.shape(out)),
                                     sum(p.numel() for p in params),
-                                    sum(p.numel() for p in params if p.requires_grad),
-                                    layer_macs(module, in_shape, tuple(np.shape(out))), field))
+                                    sum(p.numel() for p in params if p.requires_grad), macs, field,
+                                    layer_flops(module, in_shape, tuple(np.shape(out)), macs)))
 
     unique = list(model.parameters())
     result.total_params = sum(p.numel() for p in unique)

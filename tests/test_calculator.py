@@ -135,7 +135,8 @@ def test_shape_cli_json_matches_the_layer(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["output_shape"] == [1, 16, 16, 16]
     assert report["params"] == arith.conv_param_count(3, 16, (5, 5)) == 1216
-    assert report["macs"] == arith.conv_macs(3, 16, (5, 5), (16, 16)) and report["flops"] == 2 * report["macs"]
+    assert report["macs"] == arith.conv_macs(3, 16, (5, 5), (16, 16))
+    assert report["flops"] == 2 * report["macs"] + 16 * 16 * 16  # plus one bias add per output element
     assert report["receptive_field"] == {"size": [5, 5], "jump": [2, 2], "start": [0.5, 0.5]}
     assert main(["shape", "max_pool2d", "--input", "1x8x5x5", "--kernel", "2", "--ceil-mode", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["output_shape"] == [1, 8, 3, 3]
@@ -170,3 +171,18 @@ def test_summary_cli_loads_a_model_file(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "convscope", "summary", f"{source}:missing", "--input", "1x3x32x32"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "defines no 'missing'" in bad.stderr
+
+
+def test_flops_convention_per_layer():
+    from convscope.summary import summary
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.AvgPool2d(2), nn.Upsample(scale_factor=2, mode="bilinear"),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    rows = summary(model, (1, 3, 8, 8)).rows
+    flops = [r.flops for r in rows]
+    assert flops[0] == 2 * rows[0].macs == 2 * 4 * 64 * 27           # no bias
+    assert flops[1] == 2 * 4 * 64 and flops[2] == 4 * 64               # batch norm, relu
+    assert flops[3] == 4 * 16 * 3 and flops[4] == 4 * 4 * 4            # max: k-1 comparisons; avg: k ops
+    assert flops[5] == 4 * 16 * 7                                       # bilinear: 4 products + 3 sums
+    assert flops[6] == 4 * 16 + 4 and flops[7] == 0                     # adaptive avg: adds + divisions
+    assert flops[8] == 2 * 4 * 2 + 2                                    # linear with bias

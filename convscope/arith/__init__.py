@@ -12,6 +12,7 @@ from .derive import (conv_size_derivation, conv_transpose_size_derivation, param
 from .design import Design, DesignError, design, size_preserving_paddings
 from .receptive import (ReceptiveField, gridding_map, grids, hdc_valid, rf_conv, rf_conv_transpose, rf_global,
                         rf_input, rf_resize, suggest_dilations, transposed_span)
+from .flops import adaptive_pool_flops, conv_flops, elementwise_flops, pool_flops, resize_flops
 from .dense import batch_norm_param_count, linear_macs, linear_param_count
 from .normalize import PaddingPairs, normalize_padding, ntuple, same_padding
 from .pool import (adaptive_output_shape, adaptive_windows, avg_pool_divisor_factors, interpolate_output_shape,
