@@ -279,7 +279,8 @@ def _run_calculator(args) -> int:
                 for d in report["designs"]:
                     extra = f" output_padding={d['output_padding']}" if args.op == "transposed" else ""
                     print(f"  kernel={d['kernel_size']} stride={d['stride']} padding={d['padding']} "
-                          f"dilation={d['dilation']}{extra}   o = {d['formula'].replace('i', str(args.input), 1)}")
+                          f"dilation={d['dilation']}{extra}   o = {d['formula'].replace('i', str(args.input), 1)} "
+                          f"= {args.output}")
     except (calc.CalcError, ValueError, TypeError) as error:
         print(f"convscope {args.command}: {error}", file=sys.stderr)
         return 2
