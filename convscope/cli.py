@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("shape", "summary", "design"):
         return _run_calculator(args)
+    if args.command == "gridding":
+        return _run_gridding(args)
     if args.command == "explain":
         return _run_explain(args)
     for name in ("epochs", "batch_size"):
@@ -171,6 +173,11 @@ def _add_calculator(sub) -> None:
     solve.add_argument("--output-padding", type=_range_arg, default=(0, 0))
     solve.add_argument("--json", action="store_true", help="print one JSON object")
 
+    grid = sub.add_parser("gridding", help="which input offsets a stack of dilated convolutions reaches")
+    grid.add_argument("--dilations", required=True, help="dilation of each layer, e.g. 2,2,2")
+    grid.add_argument("--kernel", type=int, default=3)
+    grid.add_argument("--json", action="store_true", help="print one JSON object")
+
     explain = sub.add_parser("explain", help="step-by-step computation of one small layer, with its formulas")
     explain.add_argument("op", choices=EXPLAIN_OPS)
     explain.add_argument("--input", required=True, help="input shape, e.g. 1x1x5x5 (at most 4096 elements)")
@@ -185,11 +192,15 @@ def _add_calculator(sub) -> None:
     explain.add_argument("--weights", choices=("arange", "ones", "random"), default="ones",
                          help="kernel values (default ones)")
     explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--scale-factor", type=float, help="upsample: scale factor")
+    explain.add_argument("--size", help="upsample: output size, e.g. 7 or 7,9")
+    explain.add_argument("--mode", default="nearest", help="upsample: nearest, bilinear, ...")
+    explain.add_argument("--align-corners", action="store_true")
     explain.add_argument("--max-steps", type=int, default=16, help="output elements traced")
 
 
 EXPLAIN_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-               "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d")
+               "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "upsample")
 
 
 def _values(kind: str, shape, rng) -> np.ndarray:
@@ -206,6 +217,11 @@ def _run_explain(args) -> int:
         shape = calc.parse_shape(args.input)
         if int(np.prod(shape)) > 4096:
             raise calc.CalcError(f"explain traces small layers: --input {args.input} has more than 4096 elements")
+        if args.op == "upsample":
+            x = _values(args.values, shape, np.random.default_rng(args.seed))
+            print(explain.explain_upsample(x, calc._ints(args.size), args.scale_factor, args.mode,
+                                           True if args.align_corners else None, args.max_steps))
+            return 0
         n = int(args.op[-2])
         if len(shape) == n + 1:
             shape = (1,) + shape
@@ -243,6 +259,37 @@ def _run_explain(args) -> int:
         print(f"convscope explain: {error}", file=sys.stderr)
         return 2
     print(text)
+    return 0
+
+
+def _run_gridding(args) -> int:
+    try:
+        rates = [int(v) for v in args.dilations.split(",")]
+        if not rates or min(rates) < 1 or args.kernel < 1:
+            raise ValueError
+    except ValueError:
+        print(f"convscope gridding: --dilations must be positive ints like 2,2,2 and --kernel positive, got "
+              f"{args.dilations!r} and {args.kernel}", file=sys.stderr)
+        return 2
+    paths = arith.gridding_map([(args.kernel, 1, r) for r in rates])
+    holes = [int(i) for i in np.nonzero(paths == 0)[0]]
+    report = {"kernel": args.kernel, "dilations": rates, "receptive_field": len(paths), "paths": paths.tolist(),
+              "holes": holes, "grids": bool(holes), "hdc_valid": arith.hdc_valid(rates, args.kernel),
+              "suggestions": arith.suggest_dilations(rates, args.kernel) if holes else []}
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{len(rates)} layers of {args.kernel}-tap convolutions with dilations {rates}: receptive field "
+          f"{len(paths)}")
+    print("paths from one output to each input offset:\n  " + " ".join(str(v) for v in paths))
+    if holes:
+        print(f"grids: {len(holes)} of {len(paths)} offsets are never reached (holes at {holes[:12]}"
+              f"{' ...' if len(holes) > 12 else ''})")
+        print("hole-free sequences (HDC rule), closest receptive field first: "
+              + ", ".join(str(s) for s in report["suggestions"]))
+    else:
+        print("no holes: every offset in the receptive field is reached"
+              + ("" if report["hdc_valid"] else " (though the HDC rule is not met)"))
     return 0
 
 

@@ -13,7 +13,8 @@ import numpy as np
 from . import arith
 from . import functional as F
 
-__all__ = ["explain_conv", "explain_conv_transpose", "explain_pool", "zero_inserted_input", "MAX_TERMS"]
+__all__ = ["explain_conv", "explain_conv_transpose", "explain_pool", "explain_upsample", "zero_inserted_input",
+           "MAX_TERMS"]
 
 MAX_TERMS = 12  # terms shown per output element before "..."
 
@@ -156,4 +157,42 @@ def explain_pool(x: np.ndarray, kind: str, kernel, stride=None, padding=0, dilat
             divisor = int(np.prod([f[oj] for f, oj in zip(divisors, o)]))
             lines.append(f"  out[{', '.join(map(str, o))}] = ({' + '.join(_fmt(v) for v in values)}) / {divisor} "
                          f"= {_fmt(out[(0, 0) + o])}")
+    return "\n".join(lines + ["", "output (channel 0):", _grid(out[0, 0])])
+
+
+def explain_upsample(x: np.ndarray, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                     max_outputs: int = 16) -> str:
+    """Explain ``interpolate``: for each output element, its source pixels and their weights."""
+    from .ops.resize import _taps_per_dim
+    n = x.ndim - 2
+    out = F.interpolate(x, size, scale_factor, mode, align_corners)
+    output_size = out.shape[2:]
+    factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
+    scales = (None,) * n if size is not None else tuple(float(f) for f in factors)
+    taps = {axis: (idx, w) for axis, idx, w in _taps_per_dim(x.shape, output_size, mode, bool(align_corners),
+                                                             scales, False, x.dtype)}
+    lines = [f"interpolate ({mode}{', align_corners' if align_corners else ''}): input {x.shape} -> {out.shape}",
+             "", "input (channel 0):", _grid(x[0, 0]), "", "each output element of channel 0 "
+             "(source index: weight):"]
+    for count, o in enumerate(np.ndindex(*output_size)):
+        if count >= max_outputs:
+            lines.append(f"  ... ({int(np.prod(output_size)) - count} more)")
+            break
+        per_dim = []
+        for j, oj in enumerate(o):
+            idx, w = taps.get(2 + j, (np.array([[oj]]), np.ones((1, 1))))
+            merged = {}
+            for k in range(idx.shape[0]):
+                if w[k, oj] != 0:
+                    merged[int(idx[k, oj])] = merged.get(int(idx[k, oj]), 0.0) + float(w[k, oj])
+            per_dim.append(merged)
+        terms, total = [], 0.0
+        for combo in np.ndindex(*[len(m) for m in per_dim]):
+            position = tuple(list(m)[c] for m, c in zip(per_dim, combo))
+            weight = float(np.prod([m[p] for m, p in zip(per_dim, position)]))
+            value = x[(0, 0) + position]
+            terms.append(f"{_fmt(weight)}*x{list(position)}")
+            total += weight * value
+        assert np.isclose(total, out[(0, 0) + o]), "internal error: the trace disagrees with the op"
+        lines.append(f"  out[{', '.join(map(str, o))}] = {' + '.join(terms)} = {_fmt(out[(0, 0) + o])}")
     return "\n".join(lines + ["", "output (channel 0):", _grid(out[0, 0])])

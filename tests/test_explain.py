@@ -59,3 +59,26 @@ def test_explain_cli(capsys):
     assert "more than 4096 elements" in capsys.readouterr().err
     assert main(["explain", "conv2d", "--input", "1x1x4x4", "--kernel", "7"]) == 2
     assert "smaller than the dilated kernel" in capsys.readouterr().err
+
+
+def test_upsample_trace_weights_match_the_op(capsys):
+    from convscope.explain import explain_upsample
+    x = np.arange(6.0).reshape(1, 1, 2, 3)
+    for mode, kw in (("nearest", {}), ("bilinear", {"align_corners": True}), ("bicubic", {}),
+                     ("bilinear", {})):
+        text = explain_upsample(x, scale_factor=1.5, mode=mode, max_outputs=100, **kw)  # asserts each element
+        assert "source index: weight" in text
+    assert main(["explain", "upsample", "--input", "1x1x2x2", "--scale-factor", "2", "--mode", "bilinear"]) == 0
+    assert "out[0, 1] = 0.75*x[0, 0] + 0.25*x[0, 1] = 0.25" in capsys.readouterr().out
+
+
+def test_gridding_cli(capsys):
+    import json
+    assert main(["gridding", "--dilations", "2,2,2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["grids"] and report["holes"] == [1, 3, 5, 7, 9, 11] and report["receptive_field"] == 13
+    assert report["paths"] == [1, 0, 3, 0, 6, 0, 7, 0, 6, 0, 3, 0, 1]
+    assert report["suggestions"][0] == [1, 2, 3]
+    assert main(["gridding", "--dilations", "1,2,5"]) == 0
+    assert "no holes" in capsys.readouterr().out
+    assert main(["gridding", "--dilations", "a,b"]) == 2
