@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_calculator(args)
     if args.command == "gridding":
         return _run_gridding(args)
+    if args.command == "animate":
+        return _run_animate(args)
     if args.command == "explain":
         return _run_explain(args)
     for name in ("epochs", "batch_size"):
@@ -172,6 +174,25 @@ def _add_calculator(sub) -> None:
     solve.add_argument("--dilation", type=_range_arg, default=(1, 1))
     solve.add_argument("--output-padding", type=_range_arg, default=(0, 0))
     solve.add_argument("--json", action="store_true", help="print one JSON object")
+
+    anim = sub.add_parser("animate", help="animate a convolution, pooling or upsampling configuration")
+    anim.add_argument("op", choices=("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+                                     "max_unpool2d", "upsample"))
+    anim.add_argument("--input", required=True, help="input size, e.g. 5x5 (or 7 for conv1d)")
+    anim.add_argument("--kernel", default="3")
+    anim.add_argument("--stride")
+    anim.add_argument("--padding", default="0", help="an int, a list such as 1,2, or same/valid (conv)")
+    anim.add_argument("--dilation", default="1")
+    anim.add_argument("--output-padding", default="0")
+    anim.add_argument("--ceil-mode", action="store_true")
+    anim.add_argument("--scale-factor", type=float, default=2.0)
+    anim.add_argument("--mode", default="nearest", choices=("nearest", "bilinear"))
+    anim.add_argument("--view", default="scatter", choices=("scatter", "direct"),
+                      help="conv_transpose2d: scatter of kernel copies or direct convolution of the zero-inserted input")
+    anim.add_argument("--values", default="arange", choices=("arange", "random", "ones"))
+    anim.add_argument("--seed", type=int, default=0)
+    anim.add_argument("--sheet", action="store_true", help="one PNG with every frame")
+    anim.add_argument("-o", "--output", required=True, help="FILE.gif, FILE.png (animated, or a sheet), FILE.svg")
 
     grid = sub.add_parser("gridding", help="which input offsets a stack of dilated convolutions reaches")
     grid.add_argument("--dilations", required=True, help="dilation of each layer, e.g. 2,2,2")
@@ -259,6 +280,25 @@ def _run_explain(args) -> int:
         print(f"convscope explain: {error}", file=sys.stderr)
         return 2
     print(text)
+    return 0
+
+
+def _run_animate(args) -> int:
+    from .calc import CalcError, _ints
+    try:
+        from .viz import animate
+        size = tuple(int(v) for v in args.input.lower().replace(",", "x").split("x"))
+        anim = animate(args.op, size, _ints(args.kernel), _ints(args.stride), _ints(args.padding),
+                       _ints(args.dilation), _ints(args.output_padding), args.ceil_mode, args.scale_factor, args.mode,
+                       None, args.view, args.values, args.seed)
+        path = anim.save(args.output, sheet=args.sheet)
+    except ImportError as error:
+        print(f"convscope animate: needs Pillow: pip install 'convscope[plot]' ({error})", file=sys.stderr)
+        return 2
+    except (CalcError, ValueError, TypeError) as error:
+        print(f"convscope animate: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: {len(anim)} frames")
     return 0
 
 
