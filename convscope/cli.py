@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run_gridding(args)
     if args.command == "animate":
         return _run_animate(args)
+    if args.command == "serve":
+        from .web import serve
+        serve(args.host, args.port)
+        return 0
     if args.command == "explain":
         return _run_explain(args)
     for name in ("epochs", "batch_size"):
@@ -193,6 +197,10 @@ def _add_calculator(sub) -> None:
     anim.add_argument("--seed", type=int, default=0)
     anim.add_argument("--sheet", action="store_true", help="one PNG with every frame")
     anim.add_argument("-o", "--output", required=True, help="FILE.gif, FILE.png (animated, or a sheet), FILE.svg")
+
+    server = sub.add_parser("serve", help="start the web explorer (bound to 127.0.0.1 unless --host says otherwise)")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--host", default="127.0.0.1")
 
     grid = sub.add_parser("gridding", help="which input offsets a stack of dilated convolutions reaches")
     grid.add_argument("--dilations", required=True, help="dilation of each layer, e.g. 2,2,2")

@@ -7,7 +7,7 @@ import sys
 PKG = pathlib.Path(__file__).resolve().parents[1] / "convscope"
 
 # Lower layers may not import higher ones (arith -> ops -> autograd -> functional -> nn -> optim -> cli).
-LAYERS = ["arith", "ops", "random", "data", "io", "autograd", "functional", "nn", "optim", "summary", "calc", "explain", "viz",
+LAYERS = ["arith", "ops", "random", "data", "io", "autograd", "functional", "nn", "optim", "summary", "calc", "explain", "viz", "web",
           "train", "cli"]
 FORBIDDEN_EVERYWHERE = {"torch", "flask", "pickle", "scipy"}
 PLOTTING = {"matplotlib", "PIL"}  # allowed from the visualization layer up
