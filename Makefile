@@ -18,8 +18,10 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[plot]'
 	touch $@
 
+# The browser tests drive Debian's chromium (a browser download of playwright's own cannot work offline).
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[test]'
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $@
 
 install: $(VENV)/.installed

@@ -52,14 +52,17 @@ function draw() {
   if (!anim) return;
   const f = anim.frames[frame];
   const canvas = $("canvas");
-  let width = CELL, height = 0;
-  for (const panel of f.panels) { width += panel.cols * CELL + 2 * CELL; height = Math.max(height, panel.rows * CELL); }
-  canvas.width = width; canvas.height = height + 40;
   const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.font = "11px monospace";
+  const widths = f.panels.map((panel) => Math.max(panel.cols * CELL, ctx.measureText(panel.title).width + 8));
+  let height = 0;
+  for (const panel of f.panels) height = Math.max(height, panel.rows * CELL);
+  canvas.width = CELL + widths.reduce((a, b) => a + b + CELL, 0);
+  canvas.height = height + 40;
+  ctx.font = "11px monospace";  // resizing the canvas resets its state
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
   let x0 = CELL;
-  for (const panel of f.panels) {
+  f.panels.forEach((panel, index) => {
     ctx.fillStyle = "#222"; ctx.fillText(panel.title, x0, 14);
     for (let r = 0; r < panel.rows; r++) {
       for (let c = 0; c < panel.cols; c++) {
@@ -70,8 +73,8 @@ function draw() {
         if (panel.texts[r][c]) { ctx.fillStyle = "#111"; ctx.fillText(panel.texts[r][c].slice(0, 4), x + 3, y + 16); }
       }
     }
-    x0 += panel.cols * CELL + 2 * CELL;
-  }
+    x0 += widths[index] + CELL;
+  });
   $("frame-label").textContent = `frame ${frame + 1} / ${anim.frames.length}`;
   $("frame-title").textContent = f.title;
 }
