@@ -193,10 +193,12 @@ def _add_calculator(sub) -> None:
     anim.add_argument("--mode", default="nearest", choices=("nearest", "bilinear"))
     anim.add_argument("--view", default="scatter", choices=("scatter", "direct"),
                       help="conv_transpose2d: scatter of kernel copies or direct convolution of the zero-inserted input")
-    anim.add_argument("--values", default="arange", choices=("arange", "random", "ones"))
+    anim.add_argument("--values", default="arange", help="arange, random, ones, or a .npy/.csv/.txt file of the input")
     anim.add_argument("--seed", type=int, default=0)
     anim.add_argument("--sheet", action="store_true", help="one PNG with every frame")
-    anim.add_argument("-o", "--output", required=True, help="FILE.gif, FILE.png (animated, or a sheet), FILE.svg")
+    anim.add_argument("-o", "--output", required=True,
+                      help="FILE.gif, FILE.png (animated, or a sheet with --sheet), FILE.svg, or FILE.html (a page that "
+                           "plays it without a server)")
 
     server = sub.add_parser("serve", help="start the web explorer (bound to 127.0.0.1 unless --host says otherwise)")
     server.add_argument("--port", type=int, default=8000)

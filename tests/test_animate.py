@@ -76,3 +76,16 @@ def test_formats(tmp_path, capsys):
     assert "more than 400 cells" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown output format"):
         anim.save(tmp_path / "a.bmp")
+
+
+def test_html_export_and_values_from_a_file(tmp_path):
+    anim = animate("conv2d", (4, 4), 3)
+    page = anim.save(tmp_path / "a.html").read_text()
+    assert page.startswith("<!doctype html>") and '"frames"' in page and "fetch(" not in page
+    (tmp_path / "v.csv").write_text("1,2,3\n4,5,6\n7,8,9\n")
+    custom = animate("conv2d", (3, 3), 2, values=str(tmp_path / "v.csv"))
+    assert custom.frames[0].panels[0].texts[1][1] == "5" and custom.frames[-1].panels[2].texts[1][1] == "28"
+    np.save(tmp_path / "v.npy", np.arange(6.0).reshape(2, 3))
+    assert animate("conv2d", (2, 3), 2, values=str(tmp_path / "v.npy")).frames[0].panels[0].texts[1][2] == "5"
+    with pytest.raises(ValueError, match=r"holds an array of shape \(3, 3\), but the input size is \(4, 4\)"):
+        animate("conv2d", (4, 4), 3, values=str(tmp_path / "v.csv"))

@@ -77,3 +77,13 @@ def test_upload_an_image_for_a_feature_map(page, tmp_path):
     assert page.text_content("#feature-info").startswith("input 32x32 -> 32x32")
     page.click("#example")
     page.wait_for_function("document.querySelector('#feature-info').textContent.startsWith('input 28x28')")
+
+
+def test_exported_animation_plays_without_a_server(page, tmp_path):
+    from convscope.viz import animate
+    path = animate("conv_transpose2d", (2, 2), 3, stride=2, view="direct").save(tmp_path / "anim.html")
+    page.goto(path.as_uri())
+    assert page.text_content("#label") == "frame 1 / 25"
+    page.click("#step")
+    assert page.text_content("#label") == "frame 2 / 25"
+    assert page.text_content("#caption").startswith("output (0, 1)")

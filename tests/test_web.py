@@ -82,6 +82,8 @@ def test_feature_map_upload_and_example(server):
     ("/api/animation?op=conv2d&input=60x60&kernel=3", 400, "more than 400 cells"),
     ("/api/animation?op=conv_transpose2d&input=19x19&kernel=3&stride=3&view=direct", 400, "more than 400"),
     ("/api/nothing", 404, "no API endpoint"),
+    ("/api/animation?op=conv2d&input=3x3&values=/etc/passwd", 400, "values must be arange, random or ones"),
+    ("/api/animation?op=conv2d&input=3x3&values=pyproject.toml", 400, "values must be arange, random or ones"),
 ])
 def test_bad_requests_get_clear_4xx(server, path, status, message):
     code, kind, body = fetch(server + path)

@@ -176,6 +176,8 @@ class Animation:
         suffix = path.suffix.lower()
         if suffix == ".svg":
             path.write_text(self.svg())
+        elif suffix in (".html", ".htm"):
+            path.write_text(self.html())
         elif sheet or len(self.frames) == 1:
             self.sheet().save(path)
         elif suffix in (".gif", ".png", ".apng"):
@@ -183,14 +185,68 @@ class Animation:
             images[0].save(path, format="GIF" if suffix == ".gif" else "PNG", save_all=True,
                            append_images=images[1:], duration=int(1000 / self.fps), loop=0)
         else:
-            raise ValueError(f"animate: unknown output format {path.suffix!r}: use .gif, .png, .apng or .svg")
+            raise ValueError(f"animate: unknown output format {path.suffix!r}: use .gif, .png, .apng, .svg or .html")
         return path
+
+    def to_json(self) -> dict:
+        """Frames as plain data (panels of colour names and texts) plus the colour table."""
+        frames = [{"title": f.title, "panels": [{"title": p.title, "rows": p.rows, "cols": p.cols,
+                                                  "colors": p.colors, "texts": p.texts} for p in f.panels]}
+                  for f in self.frames]
+        return {"title": self.title, "frames": frames,
+                "colors": {k: "rgb({},{},{})".format(*v) for k, v in COLORS.items()}}
+
+    def html(self) -> str:
+        """A self-contained page (no server, no network) that plays the animation: play, pause, step."""
+        import json
+        data = json.dumps(self.to_json()).replace("</", "<\\/")
+        return _HTML.replace("__TITLE__", _escape(self.title)).replace("__DATA__", data)
 
     def _repr_png_(self):  # notebooks show the sheet inline
         import io
         buffer = io.BytesIO()
         self.sheet().save(buffer, format="PNG")
         return buffer.getvalue()
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<style>body{font-family:system-ui,sans-serif;margin:1.5em}canvas{border:1px solid #ddd}</style></head>
+<body><h1>__TITLE__</h1>
+<button id="play">play</button><button id="pause">pause</button><button id="step">step</button>
+<span id="label"></span><div id="caption"></div><canvas id="canvas"></canvas>
+<script>
+"use strict";
+const anim = __DATA__;
+const CELL = 26; let frame = 0, timer = null;
+function draw() {
+  const f = anim.frames[frame], canvas = document.getElementById("canvas"), ctx = canvas.getContext("2d");
+  ctx.font = "11px monospace";
+  const widths = f.panels.map(p => Math.max(p.cols * CELL, ctx.measureText(p.title).width + 8));
+  canvas.width = CELL + widths.reduce((a, b) => a + b + CELL, 0);
+  canvas.height = Math.max(...f.panels.map(p => p.rows * CELL)) + 40;
+  ctx.font = "11px monospace";
+  let x0 = CELL;
+  f.panels.forEach((p, i) => {
+    ctx.fillStyle = "#222"; ctx.fillText(p.title, x0, 14);
+    for (let r = 0; r < p.rows; r++) for (let c = 0; c < p.cols; c++) {
+      const x = x0 + c * CELL, y = 24 + r * CELL;
+      ctx.fillStyle = anim.colors[p.colors[r][c]]; ctx.fillRect(x, y, CELL, CELL);
+      ctx.strokeStyle = "#5a5a5a"; ctx.strokeRect(x, y, CELL, CELL);
+      if (p.texts[r][c]) { ctx.fillStyle = "#111"; ctx.fillText(p.texts[r][c].slice(0, 4), x + 3, y + 16); }
+    }
+    x0 += widths[i] + CELL;
+  });
+  document.getElementById("label").textContent = `frame ${frame + 1} / ${anim.frames.length}`;
+  document.getElementById("caption").textContent = f.title;
+}
+function step() { frame = (frame + 1) % anim.frames.length; draw(); }
+document.getElementById("play").onclick = () => { if (!timer) timer = setInterval(step, 600); };
+document.getElementById("pause").onclick = () => { clearInterval(timer); timer = null; };
+document.getElementById("step").onclick = () => { clearInterval(timer); timer = null; step(); };
+draw();
+</script></body></html>
+"""
 
 
 def _escape(text: str) -> str:
@@ -398,6 +454,24 @@ def animate_unpool(x: np.ndarray, kernel=2, stride=None, values: bool = True) ->
     return Animation("max_unpool2d", frames)
 
 
+def load_values(path) -> np.ndarray:
+    """Input values for an animation from a ``.npy`` file (no pickle) or a text/CSV grid of numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"animate: --values must be arange, random, ones or a file; no file at {path}")
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            array = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"animate: could not read numbers from {path}: {error}") from None
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 2 and array.shape[0] == 1 and path.suffix != ".npy":
+        array = array[0]
+    return array
+
+
 ANIMATED_OPS = ("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_unpool2d", "upsample")
 
 
@@ -405,7 +479,8 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
             ceil_mode: bool = False, scale_factor: float = 2.0, mode: str = "nearest", align_corners=None,
             view: str = "scatter", values: str = "arange", seed: int = 0) -> Animation:
     """Build the animation of ``op`` for an input of ``input_size`` with ``arange``, ``random`` or
-    ``ones`` values (kernel of ones for ``arange``/``ones``).  ``stride`` defaults to 1 for
+    ``ones`` values, or values read from a file (``.npy``, ``.csv``, ``.txt``); the kernel is ones
+    except for ``random``.  ``stride`` defaults to 1 for
     convolutions and to the kernel for pooling, as in PyTorch."""
     if op not in ANIMATED_OPS:
         raise ValueError(f"animate: unknown operation {op!r}; choose one of {', '.join(ANIMATED_OPS)}")
@@ -415,14 +490,17 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
     if int(np.prod(shape)) > 400:
         raise ValueError(f"animate: input size {shape} has more than 400 cells")
     rng = np.random.default_rng(seed)
-    if values == "arange":
+    if values not in ("arange", "random", "ones"):
+        x = load_values(values)
+        if x.shape != shape:
+            raise ValueError(f"animate: the values file {values!r} holds an array of shape {x.shape}, but the input "
+                             f"size is {shape}")
+    elif values == "arange":
         x = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
     elif values == "random":
         x = np.round(rng.standard_normal(shape), 1)
     elif values == "ones":
         x = np.ones(shape)
-    else:
-        raise ValueError(f"animate: values must be arange, random or ones, got {values!r}")
     k = arith.ntuple(kernel_size, len(shape), "kernel_size")
     w = np.round(rng.standard_normal(k), 1) if values == "random" else np.ones(k)
     if op in ("conv1d", "conv2d"):

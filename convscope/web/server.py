@@ -114,17 +114,18 @@ def _derivations(op: str, shape, report, options) -> list[str]:
 
 
 def _animation(query) -> dict:
-    from ..viz.animate import COLORS, animate
+    from ..viz.animate import animate
     op = _one(query, "op", "conv2d")
+    values = _one(query, "values", "arange")
+    if values not in ("arange", "random", "ones"):  # never a file name: requests do not reach the disk
+        raise ApiError(400, f"values must be arange, random or ones, got {values!r}")
     size = tuple(int(v) for v in (_one(query, "input", "5x5") or "").lower().replace(",", "x").split("x") if v)
     anim = animate(op, size, _ints(_one(query, "kernel", "3")), _ints(_one(query, "stride")),
                    _ints(_one(query, "padding", "0")), _ints(_one(query, "dilation", "1")),
                    _ints(_one(query, "output_padding", "0")), _one(query, "ceil_mode") == "true",
                    _number(query, "scale_factor", 2.0, float), _one(query, "mode", "nearest"), None,
-                   _one(query, "view", "scatter"), _one(query, "values", "arange"), _number(query, "seed", 0))
-    frames = [{"title": f.title, "panels": [{"title": p.title, "rows": p.rows, "cols": p.cols, "colors": p.colors,
-                                              "texts": p.texts} for p in f.panels]} for f in anim.frames]
-    return {"title": anim.title, "frames": frames, "colors": {k: "rgb({},{},{})".format(*v) for k, v in COLORS.items()}}
+                   _one(query, "view", "scatter"), values, _number(query, "seed", 0))
+    return anim.to_json()
 
 
 def _kernel(query) -> np.ndarray:
