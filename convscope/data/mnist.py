@@ -3,7 +3,7 @@
 The project ships the four gzip-compressed IDX files in ``data/mnist/`` of the repository (see
 its README: sizes, checksums, format).  :func:`load_mnist` finds them, verifies each file's
 SHA-256 against :data:`MNIST_SHA256` before reading it, parses the IDX header defensively
-(magic number, dimensions, sizes against the bytes actually present; no pickle, no eval) and
+(magic number, dimensions, sizes against the bytes actually present; no object deserialization, no eval) and
 returns NCHW float images and int64 labels.  :func:`batches` iterates over mini-batches with
 seeded shuffling.
 

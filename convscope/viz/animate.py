@@ -455,13 +455,13 @@ def animate_unpool(x: np.ndarray, kernel=2, stride=None, values: bool = True) ->
 
 
 def load_values(path) -> np.ndarray:
-    """Input values for an animation from a ``.npy`` file (no pickle) or a text/CSV grid of numbers."""
+    """Input values for an animation from a ``.npy`` file (plain arrays only) or a text/CSV grid of numbers."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"animate: --values must be arange, random, ones or a file; no file at {path}")
     try:
         if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = np.load(path)  # object arrays refused by default
         else:
             array = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
     except (ValueError, OSError) as error:
