@@ -127,7 +127,8 @@ def summary_json(result: ModelSummary) -> dict:
     data = result.to_dict()
     layers = [{key: layer[key] for key in ("name", "type", "output_shape", "params", "macs", "receptive_field")}
               for layer in data["layers"]]
-    return {"layers": layers, "total": data["total"]}
+    total = {key: data["total"][key] for key in ("params", "trainable_params", "macs", "activation_bytes")}
+    return {"layers": layers, "total": total}
 
 
 def design_report(input_size: int, output_size: int, op: str, **ranges) -> dict:

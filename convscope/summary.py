@@ -149,6 +149,9 @@ def layer_receptive_field(module: Module, rf: arith.ReceptiveField, input_shape:
     if isinstance(module, P.Upsample):
         return arith.rf_resize(rf, [i / o for i, o in zip(input_shape[-n:], output_shape[-n:])], module.mode,
                                bool(module.align_corners))
+    if isinstance(module, (P._MaxUnpoolNd, P.PixelShuffle, P.PixelUnshuffle)):
+        # each output reads one input element: a nearest-style resize by the size ratio
+        return arith.rf_resize(rf, [i / o for i, o in zip(input_shape[-n:], output_shape[-n:])], "nearest")
     return rf
 
 

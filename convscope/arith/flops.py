@@ -11,7 +11,8 @@ figure fvcore and most papers report.  FLOPs count every arithmetic operation of
   additions and one division); adaptive average pooling: one add per input element and one
   division per output element; adaptive max pooling: one comparison per input element;
 - resizing: nearest 0 (a copy); linear/bilinear/trilinear ``2^n`` products and ``2^n - 1`` sums per
-  output element; bicubic ``4^n`` products and ``4^n - 1`` sums; area as adaptive average pooling.
+  output element; bicubic ``4^n`` products and ``4^n - 1`` sums; area as adaptive average pooling;
+- data movement (max unpooling, pixel shuffle/unshuffle, flatten, dropout at inference): 0.
 """
 from __future__ import annotations
 
