@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer.add_argument("--out", default=DEFAULTS["out"], help="report folder")
     trainer.add_argument("--limit", type=int, default=None, help="training batches per epoch (quick runs)")
     trainer.add_argument("--no-report", action="store_true", help="skip the PNG pictures")
+    trainer.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files to DIR")
     _add_calculator(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     from .train import train
     try:
         train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, out=args.out,
-              limit=args.limit, step_size=args.step_size, gamma=args.gamma, report=not args.no_report)
+              limit=args.limit, step_size=args.step_size, gamma=args.gamma, report=not args.no_report,
+              tensorboard=args.tensorboard)
     except (FileNotFoundError, ValueError) as error:
         print(f"convscope train: {error}", file=sys.stderr)
         return 2

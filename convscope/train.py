@@ -80,12 +80,14 @@ class _Progress:
 
 def train(epochs: int = 3, batch_size: int = 128, lr: float = 2e-3, seed: int = 0, out="runs/mnist",
           limit: int | None = None, step_size: int = 2, gamma: float = 0.1, report: bool = True,
-          log=print) -> dict:
+          log=print, tensorboard=None) -> dict:
     """Train :func:`build_lenet` on MNIST's 60,000 training digits and evaluate on the 10,000 test digits.
 
     ``limit`` caps the training batches per epoch (quick runs).  Writes to ``out``: ``weights.npz``
     (the state dict), ``metrics.json``, ``summary.txt`` and, with matplotlib installed, the PNGs
-    ``curves.png``, ``kernels_conv1.png``, ``digit.png`` and ``feature_maps_*.png``.  Returns the metrics.
+    ``curves.png``, ``kernels_conv1.png``, ``digit.png`` and ``feature_maps_*.png``.  With ``tensorboard``
+    (a folder) it also writes TensorBoard event files: the running loss and accuracy, the test accuracy
+    per epoch, and the report's pictures.  Returns the metrics.
     """
     started = time.perf_counter()
     manual_seed(seed)
@@ -103,6 +105,10 @@ def train(epochs: int = 3, batch_size: int = 128, lr: float = 2e-3, seed: int = 
     steps_per_epoch = num_batches(len(train_x), batch_size, drop_last=False, limit=limit)
     history = {"step": [], "loss": [], "accuracy": [], "epoch": [], "test_accuracy": [],
                "steps_per_epoch": steps_per_epoch}
+    writer = None
+    if tensorboard is not None:
+        from .viz.tensorboard import SummaryWriter
+        writer = SummaryWriter(tensorboard)
     step = 0
     for epoch in range(1, epochs + 1):
         model.train()
@@ -124,11 +130,16 @@ def train(epochs: int = 3, batch_size: int = 128, lr: float = 2e-3, seed: int = 
                 history["step"].append(step)
                 history["loss"].append(running_loss)
                 history["accuracy"].append(running_correct / running_seen)
+                if writer is not None:
+                    writer.add_scalar("train/loss", running_loss, step)
+                    writer.add_scalar("train/accuracy", running_correct / running_seen, step)
             progress.update(index, f"loss {running_loss:.4f} acc {100 * running_correct / running_seen:.2f}%")
         scheduler.step()
         accuracy, _ = evaluate(model, test_x, test_y)
         history["epoch"].append(epoch)
         history["test_accuracy"].append(accuracy)
+        if writer is not None:
+            writer.add_scalar("test/accuracy", accuracy, step)
         log(f"epoch {epoch}: test accuracy {100 * accuracy:.2f}% ({time.perf_counter() - started:.0f} s)")
 
     weights = save_state_dict(model.state_dict(), out / "weights.npz")
@@ -138,19 +149,23 @@ def train(epochs: int = 3, batch_size: int = 128, lr: float = 2e-3, seed: int = 
                "seconds": round(seconds, 1), "parameters": model_summary.total_params, "history": history}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log(f"saved weights to {weights}")
-    if report:
-        _write_report(model, history, test_x, test_y, out, log)
+    pictures = _write_report(model, history, test_x, test_y, out, log) if report else []
+    if writer is not None:
+        for path in pictures:
+            writer.add_image_file(f"report/{path.stem}", path, step)
+        writer.close()
+        log(f"TensorBoard events: {writer.path}")
     log(f"done in {seconds:.0f} s: test accuracy {100 * metrics['test_accuracy']:.2f}% on 10,000 test images")
     return metrics
 
 
-def _write_report(model, history, test_x, test_y, out: Path, log) -> None:
+def _write_report(model, history, test_x, test_y, out: Path, log) -> list[Path]:
     try:
         from . import viz
         viz.require_matplotlib()
     except ImportError as error:
         log(f"report pictures skipped: {error}")
-        return
+        return []
     paths = [viz.plot_history(history, out / "curves.png"),
              viz.kernel_grid(model[0].weight.data, out / "kernels_conv1.png",
                              "first convolution: 16 learned 5x5 kernels"),
@@ -158,3 +173,4 @@ def _write_report(model, history, test_x, test_y, out: Path, log) -> None:
                                  columns=1, cell_inches=2.5)]
     paths += viz.feature_maps(model, test_x[:1], out)
     log("report: " + ", ".join(str(p) for p in paths))
+    return paths
