@@ -191,6 +191,9 @@ def _add_calculator(sub) -> None:
     anim.add_argument("--dilation", default="1")
     anim.add_argument("--output-padding", default="0")
     anim.add_argument("--ceil-mode", action="store_true")
+    anim.add_argument("--in-channels", type=int, default=1, help="conv2d: input channels (shown as groups)")
+    anim.add_argument("--out-channels", type=int, default=1)
+    anim.add_argument("--groups", type=int, default=1)
     anim.add_argument("--scale-factor", type=float, default=2.0)
     anim.add_argument("--mode", default="nearest", choices=("nearest", "bilinear"))
     anim.add_argument("--view", default="scatter", choices=("scatter", "direct"),
@@ -302,7 +305,7 @@ def _run_animate(args) -> int:
         size = tuple(int(v) for v in args.input.lower().replace(",", "x").split("x"))
         anim = animate(args.op, size, _ints(args.kernel), _ints(args.stride), _ints(args.padding),
                        _ints(args.dilation), _ints(args.output_padding), args.ceil_mode, args.scale_factor, args.mode,
-                       None, args.view, args.values, args.seed)
+                       None, args.view, args.values, args.seed, args.in_channels, args.out_channels, args.groups)
         path = anim.save(args.output, sheet=args.sheet)
     except ImportError as error:
         print(f"convscope animate: needs Pillow: pip install 'convscope[plot]' ({error})", file=sys.stderr)

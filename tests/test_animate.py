@@ -89,3 +89,17 @@ def test_html_export_and_values_from_a_file(tmp_path):
     assert animate("conv2d", (2, 3), 2, values=str(tmp_path / "v.npy")).frames[0].panels[0].texts[1][2] == "5"
     with pytest.raises(ValueError, match=r"holds an array of shape \(3, 3\), but the input size is \(4, 4\)"):
         animate("conv2d", (4, 4), 3, values=str(tmp_path / "v.csv"))
+
+
+def test_channel_groups_view():
+    anim = animate("conv2d", (3, 3), 2, in_channels=4, out_channels=2, groups=2)
+    assert len(anim) == 2 * 4                       # output channels x positions
+    # frame 5 = output channel 1 (group 1), position (0, 1): channels 2 and 3 show the window
+    assert colour(anim, 5, 0, 0, 1) == COLORS["idle"] and colour(anim, 5, 1, 0, 1) == COLORS["idle"]
+    assert colour(anim, 5, 2, 0, 1) == COLORS["window"] and colour(anim, 5, 3, 1, 2) == COLORS["window"]
+    assert colour(anim, 5, 2, 2, 0) == COLORS["input"]
+    outputs = anim.frames[5].panels[-2:]
+    assert outputs[1].texts[0][1] == "2024"          # 201+202+204+205 + 301+302+304+305
+    assert outputs[0].colors[1][1] == "done" and outputs[1].colors[1][0] == "empty"
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        animate("conv2d", (3, 3), 2, in_channels=4, out_channels=2, groups=3)

@@ -19,7 +19,7 @@ import numpy as np
 from .. import arith
 from .. import functional as F
 
-__all__ = ["COLORS", "Cell", "Panel", "Frame", "Animation", "animate_conv", "animate_conv_transpose",
+__all__ = ["COLORS", "Panel", "Frame", "Animation", "animate_conv", "animate_grouped_conv", "animate_conv_transpose",
            "animate_pool", "animate_upsample", "animate_unpool", "animate", "ANIMATED_OPS"]
 
 COLORS = {
@@ -34,6 +34,7 @@ COLORS = {
     "done": (199, 233, 192),
     "empty": (250, 250, 250),
     "overhang": (255, 255, 255),
+    "idle": (236, 236, 236),
     "source": (253, 141, 60),
     "grid": (90, 90, 90),
     "text": (20, 20, 20),
@@ -82,6 +83,20 @@ class Frame:
         width = max(max(p.x0 + p.width for p in self.panels) + CELL, CELL + 7 * (title_chars + len(self.title) + 5))
         height = max(p.y0 + p.height for p in self.panels) + CELL
         return width, height
+
+
+def _layout_rows(rows: list[list[Panel]]) -> list[Panel]:
+    """Panels in rows (inputs, kernels, outputs), each row left to right."""
+    y = TOP + 18
+    placed = []
+    for row in rows:
+        x = CELL
+        for panel in row:
+            panel.x0, panel.y0 = x, y
+            x += max(panel.width, 7 * len(panel.title)) + CELL
+            placed.append(panel)
+        y += max(p.height for p in row) + CELL + 18
+    return placed
 
 
 def _layout(panels: list[Panel]) -> list[Panel]:
@@ -309,6 +324,58 @@ def animate_conv(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1, 
     return Animation(f"conv{n}d", frames)
 
 
+def animate_grouped_conv(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1, groups: int = 1,
+                         values: bool = True) -> Animation:
+    """A multi-channel 2-d convolution ``x (C_in, H, W)``, ``w (C_out, C_in/groups, kH, kW)``, one frame per
+    output channel and position: the input channels of the current output channel's group show the
+    window, the other groups' channels are greyed out (``idle``), the group's kernels are shown, and
+    every output channel fills up."""
+    x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    g = arith.conv_geometry((1,) + x.shape, w.shape, n=2, stride=stride, padding=padding, dilation=dilation,
+                            groups=groups)
+    out = F.conv2d(x[None], w, None, stride, padding, dilation, groups)[0]
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    (plo_h, phi_h), (plo_w, phi_w) = g.padding
+    rows, cols = x.shape[1] + plo_h + phi_h, x.shape[2] + plo_w + phi_w
+    _check_frames(out.size)
+    frames = []
+    done = np.zeros(out.shape, dtype=bool)
+    for co in range(g.out_channels):
+        group = co // cout_g
+        for oi, oj in np.ndindex(*g.output_size):
+            inputs = []
+            for c in range(g.in_channels):
+                active = c // cin_g == group
+                panel = Panel(f"in {c} (group {c // cin_g})", rows, cols)
+                for r in range(rows):
+                    for cc in range(cols):
+                        inside = plo_h <= r < plo_h + x.shape[1] and plo_w <= cc < plo_w + x.shape[2]
+                        panel.colors[r][cc] = ("input" if inside else "padding") if active else "idle"
+                        if values and inside:
+                            panel.texts[r][cc] = _fmt(x[c, r - plo_h, cc - plo_w])
+                if active:
+                    r0, c0 = oi * g.stride[0], oj * g.stride[1]
+                    for t0, t1 in np.ndindex(*g.kernel_size):
+                        panel.colors[r0 + t0 * g.dilation[0]][c0 + t1 * g.dilation[1]] = "window"
+                inputs.append(panel)
+            kernels = [Panel(f"w[{co}, {ci}]", *g.kernel_size, colors=[["kernel"] * g.kernel_size[1]
+                                                                        for _ in range(g.kernel_size[0])],
+                             texts=_values_grid(w[co, ci]) if values else []) for ci in range(cin_g)]
+            done[co, oi, oj] = True
+            outputs = []
+            for o in range(g.out_channels):
+                panel = Panel(f"out {o} (group {o // cout_g})", *g.output_size)
+                for a, b in np.ndindex(*g.output_size):
+                    current = (o, a, b) == (co, oi, oj)
+                    panel.colors[a][b] = "current" if current else "done" if done[o, a, b] else "empty"
+                    if values and done[o, a, b]:
+                        panel.texts[a][b] = _fmt(out[o, a, b])
+                outputs.append(panel)
+            frames.append(Frame(f"out[{co}, {oi}, {oj}] = sum over the {cin_g} input channel(s) of group {group} "
+                                f"= {_fmt(out[co, oi, oj])}", _layout_rows([inputs, kernels, outputs])))
+    return Animation(f"conv2d, {g.in_channels} -> {g.out_channels} channels, groups {groups}", frames)
+
+
 def animate_conv_transpose(x: np.ndarray, w: np.ndarray, stride=1, padding=0, output_padding=0, dilation=1,
                            view: str = "scatter", values: bool = True) -> Animation:
     """Transposed 2-d convolution of one channel, two views: ``scatter`` (one frame per input element:
@@ -477,7 +544,8 @@ ANIMATED_OPS = ("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2
 
 def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation=1, output_padding=0,
             ceil_mode: bool = False, scale_factor: float = 2.0, mode: str = "nearest", align_corners=None,
-            view: str = "scatter", values: str = "arange", seed: int = 0) -> Animation:
+            view: str = "scatter", values: str = "arange", seed: int = 0, in_channels: int = 1,
+            out_channels: int = 1, groups: int = 1) -> Animation:
     """Build the animation of ``op`` for an input of ``input_size`` with ``arange``, ``random`` or
     ``ones`` values, or values read from a file (``.npy``, ``.csv``, ``.txt``); the kernel is ones
     except for ``random``.  ``stride`` defaults to 1 for
@@ -503,6 +571,18 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
         x = np.ones(shape)
     k = arith.ntuple(kernel_size, len(shape), "kernel_size")
     w = np.round(rng.standard_normal(k), 1) if values == "random" else np.ones(k)
+    if op == "conv2d" and (in_channels, out_channels, groups) != (1, 1, 1):
+        if in_channels * int(np.prod(shape)) > 400:
+            raise ValueError(f"animate: {in_channels} channels of {shape} are more than 400 cells")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"animate: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        xs = np.stack([x + 100 * c for c in range(in_channels)]) if values == "arange" else \
+            np.round(rng.standard_normal((in_channels,) + shape), 1) if values == "random" else \
+            np.ones((in_channels,) + shape)
+        ws = np.round(rng.standard_normal((out_channels, in_channels // groups) + k), 1) if values == "random" \
+            else np.ones((out_channels, in_channels // groups) + k)
+        return animate_grouped_conv(xs, ws, stride or 1, padding, dilation, groups)
     if op in ("conv1d", "conv2d"):
         return animate_conv(x, w, stride or 1, padding, dilation)
     if op == "conv_transpose2d":
