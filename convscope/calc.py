@@ -81,8 +81,8 @@ def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = 
 
 
 def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", **options) -> dict:
-    """Output shape, parameters, MACs and receptive field of one layer: the object that
-    ``convscope shape --json`` prints (and the web API returns)."""
+    """Output shape, parameters, MACs, FLOPs, receptive field and the output-size derivation of one
+    layer: the object that ``convscope shape --json`` prints and ``GET /api/shape`` returns."""
     layer = layer_for(op, input_shape, **options)
     try:
         result = summary(layer, input_shape, dtype)
@@ -92,7 +92,35 @@ def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", 
     return {"op": op, "layer": repr(layer), "input_shape": list(input_shape), "output_shape": list(row.output_shape),
             "params": row.params, "macs": row.macs, "flops": row.flops,
             "receptive_field": None if row.receptive_field is None else row.receptive_field.to_dict(),
-            "activation_bytes": result.activation_bytes}
+            "activation_bytes": result.activation_bytes,
+            "formula": _derivations(op, input_shape, list(row.output_shape), options)}
+
+
+def _derivations(op: str, shape, output_shape, options) -> list[str]:
+    """The output-size formula per spatial dimension with the numbers (from ``arith.derive``)."""
+    if op == "upsample":
+        return [f"o = floor(i * scale_factor) = {o}" if options.get("scale_factor") else f"o = size = {o}"
+                for o in output_shape[2:]]
+    n = int(op[-2])
+    k = arith.ntuple(_ints(options.get("kernel")), n, "kernel")
+    s = arith.ntuple(_ints(options.get("stride")) or (k if "pool" in op else 1), n, "stride")
+    d = arith.ntuple(_ints(options.get("dilation")) or 1, n, "dilation")
+    lines = []
+    if "pool" in op:
+        p = arith.ntuple(_ints(options.get("padding")) or 0, n, "padding")
+        for i, kk, ss, pp, dd in zip(shape[-n:], k, s, p, d):
+            lines.append(arith.pool_size_derivation(i, kk, ss, pp, dd if op.startswith("max") else 1,
+                                                    options.get("ceil_mode", False)))
+        return lines
+    pairs = arith.normalize_padding(_ints(options.get("padding")) or 0, n, kernel_size=k, dilation=d, stride=s,
+                                    allow_strings="transpose" not in op)
+    op_pad = arith.ntuple(_ints(options.get("output_padding")) or 0, n, "output_padding")
+    for i, kk, ss, (lo, hi), dd, oo in zip(shape[-n:], k, s, pairs, d, op_pad):
+        if "transpose" in op:
+            lines.append(arith.conv_transpose_size_derivation(i, kk, ss, lo, hi, dd, oo))
+        else:
+            lines.append(arith.conv_size_derivation(i, kk, ss, lo, hi, dd))
+    return lines
 
 
 def load_model(spec: str) -> nn.Module:

@@ -365,7 +365,7 @@ def _run_calculator(args) -> int:
                 print(f"{report['layer']}\ninput  {tuple(report['input_shape'])}\noutput {tuple(report['output_shape'])}"
                       f"\nparams {report['params']:,}\nMACs   {report['macs']:,} (FLOPs {report['flops']:,})"
                       + (f"\nreceptive field {field['size']}, jump {field['jump']}, start {field['start']}"
-                         if field else ""))
+                         if field else "") + "".join(f"\n  {line}" for line in report["formula"]))
         elif args.command == "summary":
             result = calc.model_summary(args.model, calc.parse_shape(args.input), args.dtype)
             print(json.dumps(calc.summary_json(result)) if args.json else result)

@@ -3,8 +3,8 @@
 Endpoints (GET unless noted; parameters as in ``convscope shape``):
 
 - ``/api/shape?op=conv2d&input=1x3x32x32&out_channels=16&kernel=5&stride=2&padding=2`` — the object
-  ``convscope shape --json`` prints (output shape, params, MACs, FLOPs, receptive field) plus the
-  output-size derivation per dimension (``formula``).
+  ``convscope shape --json`` prints (output shape, params, MACs, FLOPs, receptive field and the
+  output-size derivation per dimension, ``formula``).
 - ``/api/animation?op=conv2d&input=5x5&kernel=3&stride=2&padding=1`` — the frames of
   ``convscope animate`` as JSON (panels of coloured, labelled cells) and the colour table.
 - ``POST /api/feature_map?kernel=sobel_x`` with an image body (PNG/JPEG, at most 2 MB, at most
@@ -28,7 +28,6 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from .. import arith
 from .. import functional as F
 from ..calc import CalcError, _ints, parse_shape, shape_report
 
@@ -81,36 +80,7 @@ def _shape(query) -> dict:
                    scale_factor=_number(query, "scale_factor", None, float), size=_one(query, "size"),
                    mode=_one(query, "mode", "nearest"),
                    align_corners=True if _one(query, "align_corners") == "true" else None)
-    report = shape_report(op, shape, **options)
-    report["formula"] = _derivations(op, shape, report, options)
-    return report
-
-
-def _derivations(op: str, shape, report, options) -> list[str]:
-    """The output-size formula per spatial dimension with the numbers (from ``arith.derive``)."""
-    if op == "upsample":
-        return [f"o = floor(i * scale_factor) = {o}" if options["scale_factor"] else f"o = size = {o}"
-                for o in report["output_shape"][2:]]
-    n = int(op[-2])
-    k = arith.ntuple(_ints(options["kernel"]), n, "kernel")
-    s = arith.ntuple(_ints(options["stride"]) or (k if "pool" in op else 1), n, "stride")
-    d = arith.ntuple(_ints(options["dilation"]) or 1, n, "dilation")
-    lines = []
-    if "pool" in op:
-        p = arith.ntuple(_ints(options["padding"]) or 0, n, "padding")
-        for i, kk, ss, pp, dd in zip(shape[-n:], k, s, p, d):
-            lines.append(arith.pool_size_derivation(i, kk, ss, pp, dd if op.startswith("max") else 1,
-                                                    options["ceil_mode"]))
-        return lines
-    pairs = arith.normalize_padding(_ints(options["padding"]) or 0, n, kernel_size=k, dilation=d, stride=s,
-                                    allow_strings="transpose" not in op)
-    op_pad = arith.ntuple(_ints(options["output_padding"]) or 0, n, "output_padding")
-    for i, kk, ss, (lo, hi), dd, oo in zip(shape[-n:], k, s, pairs, d, op_pad):
-        if "transpose" in op:
-            lines.append(arith.conv_transpose_size_derivation(i, kk, ss, lo, hi, dd, oo))
-        else:
-            lines.append(arith.conv_size_derivation(i, kk, ss, lo, hi, dd))
-    return lines
+    return shape_report(op, shape, **options)
 
 
 def _animation(query) -> dict:
