@@ -12,7 +12,7 @@ from pathlib import Path
 from . import arith, nn
 from .summary import ModelSummary, summary
 
-__all__ = ["parse_shape", "layer_for", "shape_report", "load_model", "SHAPE_OPS", "CalcError"]
+__all__ = ["parse_shape", "parse_sizes", "layer_for", "shape_report", "load_model", "SHAPE_OPS", "CalcError"]
 
 
 class CalcError(ValueError):
@@ -34,7 +34,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _ints(value):
+def parse_sizes(value):
     """A command-line size: ``"3"`` -> 3, ``"3,5"`` or ``"3x5"`` -> (3, 5); ``same``/``valid`` kept."""
     if value is None:
         return None
@@ -58,8 +58,8 @@ def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = 
         raise CalcError(f"{op} needs an input of {n + 2} dimensions (N x C x {' x '.join('DHW'[3 - n:])}), "
                         f"got {'x'.join(map(str, input_shape))}")
     channels = input_shape[-n - 1] if op != "upsample" else input_shape[1]
-    kernel, stride, padding = _ints(kernel), _ints(stride), _ints(padding)
-    dilation, output_padding = _ints(dilation), _ints(output_padding)
+    kernel, stride, padding = parse_sizes(kernel), parse_sizes(stride), parse_sizes(padding)
+    dilation, output_padding = parse_sizes(dilation), parse_sizes(output_padding)
     if op.startswith("conv"):
         if kernel is None:
             raise CalcError(f"{op} needs --kernel")
@@ -77,7 +77,7 @@ def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = 
         return getattr(nn, f"AvgPool{n}d")(kernel, stride, padding or 0, ceil_mode=ceil_mode)
     if scale_factor is None and size is None:
         raise CalcError("upsample needs --scale-factor or --size")
-    return nn.Upsample(size=_ints(size), scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+    return nn.Upsample(size=parse_sizes(size), scale_factor=scale_factor, mode=mode, align_corners=align_corners)
 
 
 def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", **options) -> dict:
@@ -102,19 +102,19 @@ def _derivations(op: str, shape, output_shape, options) -> list[str]:
         return [f"o = floor(i * scale_factor) = {o}" if options.get("scale_factor") else f"o = size = {o}"
                 for o in output_shape[2:]]
     n = int(op[-2])
-    k = arith.ntuple(_ints(options.get("kernel")), n, "kernel")
-    s = arith.ntuple(_ints(options.get("stride")) or (k if "pool" in op else 1), n, "stride")
-    d = arith.ntuple(_ints(options.get("dilation")) or 1, n, "dilation")
+    k = arith.ntuple(parse_sizes(options.get("kernel")), n, "kernel")
+    s = arith.ntuple(parse_sizes(options.get("stride")) or (k if "pool" in op else 1), n, "stride")
+    d = arith.ntuple(parse_sizes(options.get("dilation")) or 1, n, "dilation")
     lines = []
     if "pool" in op:
-        p = arith.ntuple(_ints(options.get("padding")) or 0, n, "padding")
+        p = arith.ntuple(parse_sizes(options.get("padding")) or 0, n, "padding")
         for i, kk, ss, pp, dd in zip(shape[-n:], k, s, p, d):
             lines.append(arith.pool_size_derivation(i, kk, ss, pp, dd if op.startswith("max") else 1,
                                                     options.get("ceil_mode", False)))
         return lines
-    pairs = arith.normalize_padding(_ints(options.get("padding")) or 0, n, kernel_size=k, dilation=d, stride=s,
+    pairs = arith.normalize_padding(parse_sizes(options.get("padding")) or 0, n, kernel_size=k, dilation=d, stride=s,
                                     allow_strings="transpose" not in op)
-    op_pad = arith.ntuple(_ints(options.get("output_padding")) or 0, n, "output_padding")
+    op_pad = arith.ntuple(parse_sizes(options.get("output_padding")) or 0, n, "output_padding")
     for i, kk, ss, (lo, hi), dd, oo in zip(shape[-n:], k, s, pairs, d, op_pad):
         if "transpose" in op:
             lines.append(arith.conv_transpose_size_derivation(i, kk, ss, lo, hi, dd, oo))

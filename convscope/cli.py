@@ -255,7 +255,7 @@ def _run_explain(args) -> int:
             raise calc.CalcError(f"explain traces small layers: --input {args.input} has more than 4096 elements")
         if args.op == "upsample":
             x = _values(args.values, shape, np.random.default_rng(args.seed))
-            print(explain.explain_upsample(x, calc._ints(args.size), args.scale_factor, args.mode,
+            print(explain.explain_upsample(x, calc.parse_sizes(args.size), args.scale_factor, args.mode,
                                            True if args.align_corners else None, args.max_steps))
             return 0
         n = int(args.op[-2])
@@ -263,7 +263,7 @@ def _run_explain(args) -> int:
             shape = (1,) + shape
         if len(shape) != n + 2:
             raise calc.CalcError(f"{args.op} needs an input of {n + 2} dimensions, got {args.input}")
-        sizes = {name: calc._ints(getattr(args, name)) for name in ("kernel", "stride", "padding", "dilation",
+        sizes = {name: calc.parse_sizes(getattr(args, name)) for name in ("kernel", "stride", "padding", "dilation",
                                                                      "output_padding")}
         if sizes["kernel"] is None:
             raise calc.CalcError(f"{args.op} needs --kernel")
@@ -299,12 +299,12 @@ def _run_explain(args) -> int:
 
 
 def _run_animate(args) -> int:
-    from .calc import CalcError, _ints
+    from .calc import CalcError, parse_sizes
     try:
         from .viz import animate
         size = tuple(int(v) for v in args.input.lower().replace(",", "x").split("x"))
-        anim = animate(args.op, size, _ints(args.kernel), _ints(args.stride), _ints(args.padding),
-                       _ints(args.dilation), _ints(args.output_padding), args.ceil_mode, args.scale_factor, args.mode,
+        anim = animate(args.op, size, parse_sizes(args.kernel), parse_sizes(args.stride), parse_sizes(args.padding),
+                       parse_sizes(args.dilation), parse_sizes(args.output_padding), args.ceil_mode, args.scale_factor, args.mode,
                        None, args.view, args.values, args.seed, args.in_channels, args.out_channels, args.groups)
         path = anim.save(args.output, sheet=args.sheet)
     except ImportError as error:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 
 from .. import functional as F
-from ..calc import CalcError, _ints, parse_shape, shape_report
+from ..calc import CalcError, parse_sizes, parse_shape, shape_report
 
 __all__ = ["ApiError", "handle_api", "make_server", "serve", "KERNEL_PRESETS", "MAX_UPLOAD_BYTES"]
 
@@ -90,9 +90,9 @@ def _animation(query) -> dict:
     if values not in ("arange", "random", "ones"):  # never a file name: requests do not reach the disk
         raise ApiError(400, f"values must be arange, random or ones, got {values!r}")
     size = tuple(int(v) for v in (_one(query, "input", "5x5") or "").lower().replace(",", "x").split("x") if v)
-    anim = animate(op, size, _ints(_one(query, "kernel", "3")), _ints(_one(query, "stride")),
-                   _ints(_one(query, "padding", "0")), _ints(_one(query, "dilation", "1")),
-                   _ints(_one(query, "output_padding", "0")), _one(query, "ceil_mode") == "true",
+    anim = animate(op, size, parse_sizes(_one(query, "kernel", "3")), parse_sizes(_one(query, "stride")),
+                   parse_sizes(_one(query, "padding", "0")), parse_sizes(_one(query, "dilation", "1")),
+                   parse_sizes(_one(query, "output_padding", "0")), _one(query, "ceil_mode") == "true",
                    _number(query, "scale_factor", 2.0, float), _one(query, "mode", "nearest"), None,
                    _one(query, "view", "scatter"), values, _number(query, "seed", 0))
     return anim.to_json()
