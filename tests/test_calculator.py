@@ -186,3 +186,13 @@ def test_flops_convention_per_layer():
     assert flops[5] == 4 * 16 * 7                                       # bilinear: 4 products + 3 sums
     assert flops[6] == 4 * 16 + 4 and flops[7] == 0                     # adaptive avg: adds + divisions
     assert flops[8] == 2 * 4 * 2 + 2                                    # linear with bias
+
+
+def test_searches_are_bounded():
+    import time
+    start = time.perf_counter()
+    assert arith.grids([(3, 1, 64)] * 8)
+    arith.suggest_dilations([64] * 8)
+    assert time.perf_counter() - start < 10
+    with pytest.raises(arith.DesignError, match="narrow a range"):
+        arith.design(10, 20, kernel=(1, 10000), stride=(1, 100), padding=(0, 100))

@@ -77,11 +77,16 @@ def test_feature_map_upload_and_example(server):
 @pytest.mark.parametrize("path, status, message", [
     ("/api/shape?op=conv2d&input=1x3x4x4&kernel=7", 400, "smaller than the dilated kernel"),
     ("/api/shape?op=conv2d&input=1x3x100000x100000&kernel=3", 413, "more than"),
+    ("/api/shape?op=conv2d&input=1x16x1024x1024&kernel=3", 413, "more than"),
+    ("/api/shape?op=conv_transpose2d&input=1x1x8x8&kernel=3&stride=1000", 413, "too large"),
+    ("/api/shape?op=upsample&input=1x1x8x8&scale_factor=5000", 413, "too large"),
+    ("/api/shape?op=upsample&input=1x1x8x8&size=100000", 413, "too large"),
     ("/api/shape?op=bogus&input=1x3x8x8&kernel=3", 400, "unknown operation"),
     ("/api/shape?op=conv2d&input=abc&kernel=3", 400, "--input must look like"),
     ("/api/animation?op=conv2d&input=60x60&kernel=3", 400, "more than 400 cells"),
     ("/api/animation?op=conv_transpose2d&input=19x19&kernel=3&stride=3&view=direct", 400, "more than 400"),
     ("/api/nothing", 404, "no API endpoint"),
+    ("/api/animation?op=conv_transpose2d&input=4x4&kernel=3&stride=1000&view=direct", 400, "larger than 16"),
     ("/api/animation?op=conv2d&input=3x3&values=/etc/passwd", 400, "values must be arange, random or ones"),
     ("/api/animation?op=conv2d&input=3x3&values=pyproject.toml", 400, "values must be arange, random or ones"),
 ])

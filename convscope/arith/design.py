@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from .conv import conv_output_size, conv_transpose_output_size
 
-__all__ = ["Design", "design", "size_preserving_paddings", "DesignError"]
+__all__ = ["Design", "design", "size_preserving_paddings", "DesignError", "SEARCH_LIMIT"]
+
+#: Most configurations :func:`design` enumerates.
+SEARCH_LIMIT = 2_000_000
 
 
 class DesignError(ValueError):
@@ -72,6 +75,9 @@ def design(input_size: int, output_size: int, op: str = "conv", kernel=(1, 7), s
     paddings, dilations = _range(padding, "padding"), _range(dilation, "dilation")
     if kernels.start < 1 or strides.start < 1 or dilations.start < 1:
         raise DesignError("kernel, stride and dilation ranges must start at 1 or more")
+    space = len(kernels) * len(strides) * len(paddings) * len(dilations) * (len(output_paddings) if op != "conv" else 1)
+    if space > SEARCH_LIMIT:
+        raise DesignError(f"the ranges span {space:,} configurations, more than {SEARCH_LIMIT:,}: narrow a range")
     found = []
     for k in kernels:
         for s in strides:

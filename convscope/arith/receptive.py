@@ -175,6 +175,10 @@ def hdc_valid(rates: Sequence[int], kernel: int = 3) -> bool:
     return m <= kernel
 
 
+#: Most candidate sequences :func:`suggest_dilations` examines.
+SEARCH_LIMIT = 200_000
+
+
 def suggest_dilations(rates: Sequence[int], kernel: int = 3, count: int = 3, max_rate: int | None = None) -> list[list[int]]:
     """Dilation sequences of the same length that leave no holes (checked with the gridding map)
     and pass the HDC rule, closest in receptive field to ``rates`` first.
@@ -185,6 +189,10 @@ def suggest_dilations(rates: Sequence[int], kernel: int = 3, count: int = 3, max
     n = len(rates)
     target = 1 + sum((kernel - 1) * r for r in rates)
     limit = max_rate or max(max(rates) * 2, 5)
+    while limit > 2 and math.comb(limit + n - 1, n) > SEARCH_LIMIT:  # keep the search bounded
+        limit -= 1
+    if math.comb(limit + n - 1, n) > SEARCH_LIMIT:
+        return []
     found = []
     for candidate in itertools.combinations_with_replacement(range(1, limit + 1), n):
         candidate = list(candidate)

@@ -273,6 +273,7 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
 
 
 MAX_FRAMES = 400
+MAX_ARGUMENT = 16  # largest kernel, stride, padding, dilation or scale factor an animation takes
 
 
 def _check_frames(count: int) -> None:
@@ -557,6 +558,13 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
         raise ValueError(f"animate: {op} needs a {'1' if op == 'conv1d' else '2'}-d input size, got {shape}")
     if int(np.prod(shape)) > 400:
         raise ValueError(f"animate: input size {shape} has more than 400 cells")
+    for name, value in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding),
+                        ("dilation", dilation), ("output_padding", output_padding), ("scale_factor", scale_factor)):
+        numbers = value if isinstance(value, (tuple, list)) else (value,)
+        flat = [v for item in numbers for v in (item if isinstance(item, (tuple, list)) else (item,))]
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_ARGUMENT for v in flat):
+            raise ValueError(f"animate: {name}={value!r} is larger than {MAX_ARGUMENT}; animations are for small "
+                             f"configurations")
     rng = np.random.default_rng(seed)
     if values not in ("arange", "random", "ones"):
         x = load_values(values)

@@ -35,7 +35,8 @@ __all__ = ["ApiError", "handle_api", "make_server", "serve", "KERNEL_PRESETS", "
 
 MAX_UPLOAD_BYTES = 2 * 2**20
 MAX_IMAGE_SIDE = 512
-MAX_SHAPE_ELEMENTS = 2**26
+MAX_SHAPE_ELEMENTS = 2**22   # the shape report runs the layer once on zeros: keep that cheap
+MAX_GROWTH = 64               # largest stride of a transposed convolution / upsampling factor per dimension
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/style.css": ("style.css", "text/css")}
 KERNEL_PRESETS = {
@@ -80,6 +81,17 @@ def _shape(query) -> dict:
                    scale_factor=_number(query, "scale_factor", None, float), size=_one(query, "size"),
                    mode=_one(query, "mode", "nearest"),
                    align_corners=True if _one(query, "align_corners") == "true" else None)
+    growth = [options["scale_factor"] or 1] if op == "upsample" else []
+    if "transpose" in op:
+        stride = parse_sizes(options["stride"]) or 1
+        growth += list(stride) if isinstance(stride, tuple) else [stride]
+    if any(g > MAX_GROWTH for g in growth):
+        raise ApiError(413, f"stride or scale factor above {MAX_GROWTH} is too large for the explorer")
+    if op == "upsample" and options["size"]:
+        size = parse_sizes(options["size"])
+        if math.prod(size if isinstance(size, tuple) else (size,) * (len(shape) - 2)) * math.prod(shape[:2]) \
+                > MAX_SHAPE_ELEMENTS * MAX_GROWTH:
+            raise ApiError(413, f"output size {size} is too large for the explorer")
     return shape_report(op, shape, **options)
 
 
