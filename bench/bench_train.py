@@ -10,7 +10,6 @@ import argparse
 import os
 import time
 
-import numpy as np
 import torch
 
 from convscope.data import batches, load_mnist, num_batches

@@ -49,7 +49,7 @@ def explain_conv(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups
         lines.append(f"  dim {j}: " + arith.conv_size_derivation(i, k, s, lo, hi, d))
     lines += ["", arith.param_derivation(g.in_channels, g.out_channels, g.kernel_size, groups, False) + " (no bias)",
               f"MACs = N * C_out * prod(out) * (C_in/groups) * prod(k) = {g.macs():,}", "", "input:", _grid(x[0]),
-              "kernel:", _grid(w), "", f"each output element = sum over its window (input * kernel):"]
+              "kernel:", _grid(w), "", "each output element = sum over its window (input * kernel):"]
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     shown = 0
     for co in range(g.out_channels):
@@ -105,7 +105,7 @@ def explain_conv_transpose(x: np.ndarray, w: np.ndarray, stride, padding, output
     lines += ["", arith.param_derivation(g.in_channels, g.out_channels, g.kernel_size, groups, False, True)
               + " (no bias)", f"MACs = N * C_in * prod(in) * (C_out/groups) * prod(k) = {g.macs():,}", "",
               "1) scatter: every input element adds a copy of the kernel, scaled by it, to the output",
-              f"   at rows/columns i*s + t*d - p_lo (parts outside the output are dropped):"]
+              "   at rows/columns i*s + t*d - p_lo (parts outside the output are dropped):"]
     cin_g = g.in_channels // groups
     for ci in range(g.in_channels):
         for i in np.ndindex(*g.input_size):

@@ -1,6 +1,5 @@
 """End to end in a real headless browser (Debian's chromium, driven by playwright): load the
 explorer, change parameters, read the output size and formula, step the animation, upload an image."""
-import io
 import shutil
 import threading
 from pathlib import Path

@@ -30,6 +30,7 @@ __all__ = [
     "pixel_unshuffle_output_shape",
     "conv_size_derivation", "conv_transpose_size_derivation", "param_derivation", "parameter_comparison",
     "pool_size_derivation", "Design", "DesignError", "design", "size_preserving_paddings",
+    "conv_flops", "elementwise_flops", "pool_flops", "adaptive_pool_flops", "resize_flops",
     "ReceptiveField", "gridding_map", "grids", "hdc_valid", "rf_conv", "rf_conv_transpose", "rf_global", "rf_input",
     "rf_resize", "suggest_dilations", "transposed_span",
 ]

@@ -60,7 +60,7 @@ def param_derivation(c_in: int, c_out: int, kernel: tuple[int, ...], groups: int
     for v in kernel:
         prod_k *= v
     total = conv_param_count(c_in, c_out, kernel, groups, bias)
-    weight = (f"C_in * (C_out/groups) * prod(k)" if transposed else "C_out * (C_in/groups) * prod(k)")
+    weight = ("C_in * (C_out/groups) * prod(k)" if transposed else "C_out * (C_in/groups) * prod(k)")
     numbers = (f"{c_in} * ({c_out}/{groups}) * {prod_k}" if transposed else f"{c_out} * ({c_in}/{groups}) * {prod_k}")
     if bias:
         return f"params = {weight} + C_out = {numbers} + {c_out} = {total}"

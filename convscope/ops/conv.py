@@ -88,7 +88,6 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     ``(C_out, nb, L)`` result is then copied into the NCHW output.
     """
     batch, groups = x.shape[0], g.groups
-    n = g.ndim
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)

@@ -20,8 +20,6 @@ import base64
 import io
 import json
 import math
-import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
