@@ -29,7 +29,7 @@ from .ops._arrays import as_array, as_float_array, same_dtype
 from .ops.conv import conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward
 from .ops.pool import (adaptive_avg_pool_backward, adaptive_avg_pool_forward, adaptive_max_pool_forward,
                        avg_pool_backward, avg_pool_forward, max_pool_forward, max_unpool_backward,
-                       max_unpool_forward, scatter_to_indices)
+                       max_unpool_forward, scatter_to_indices, tiles)
 from .ops.resize import pixel_shuffle_forward, pixel_unshuffle_forward, resize_backward, resize_forward
 from .ops.window import gather_windows, scatter_windows
 
@@ -249,8 +249,9 @@ def _max_pool(n, input, kernel_size, stride, padding, dilation, ceil_mode, retur
     if not (return_indices or isinstance(input, Tensor)):
         return _unbatch(max_pool_forward(x, geometry), batched)
     out, indices = max_pool_forward(x, geometry, return_indices=True)
-    return _pooled(input, batched, out, lambda g: scatter_to_indices(g, indices, x.shape), "MaxPoolBackward",
-                   indices if return_indices else None)
+    distinct = tiles(geometry)  # tiling windows never pick the same element twice
+    return _pooled(input, batched, out, lambda g: scatter_to_indices(g, indices, x.shape, distinct),
+                   "MaxPoolBackward", indices if return_indices else None)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

@@ -16,7 +16,7 @@ from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factor
 from .window import tap_boxes
 
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
-           "max_unpool_forward", "scatter_to_indices", "avg_pool_backward", "adaptive_avg_pool_backward",
+           "max_unpool_forward", "scatter_to_indices", "tiles", "avg_pool_backward", "adaptive_avg_pool_backward",
            "max_unpool_backward"]
 
 
@@ -44,6 +44,34 @@ def _flat_index(positions: list[np.ndarray], input_size: tuple[int, ...]) -> np.
     return flat
 
 
+def tiles(g: PoolGeometry) -> bool:
+    """Windows that tile the input: stride = kernel, no padding or dilation (a reshape finds them)."""
+    return (g.stride == g.kernel_size and all(p == 0 for p in g.padding) and all(d == 1 for d in g.dilation)
+            and all(o * k <= i for o, k, i in zip(g.output_size, g.kernel_size, g.input_size)))
+
+
+def _max_pool_tiles(x: np.ndarray, g: PoolGeometry):
+    """Max pooling with indices over tiling windows: one pass per kernel tap over a strided view,
+    remembering the winning tap (first maximum wins) in a small array; flat indices at the end."""
+    n = g.ndim
+    taps = list(np.ndindex(*g.kernel_size))
+    best, local = None, np.zeros(x.shape[:2] + g.output_size, dtype=np.intp)
+    for t, tap in enumerate(taps):
+        view = x[(slice(None), slice(None)) + tuple(slice(tj, tj + o * k, k) for tj, o, k
+                                                    in zip(tap, g.output_size, g.kernel_size))]
+        if best is None:
+            best = view.copy()
+            continue
+        better = view > best
+        np.copyto(best, view, where=better)
+        np.copyto(local, t, where=better)
+    # flat index = window origin + the winning tap's offset inside the plane
+    plane_strides = [math.prod(g.input_size[j + 1:]) for j in range(n)]
+    tap_offset = np.asarray([sum(t * st for t, st in zip(tap, plane_strides)) for tap in taps], dtype=np.int64)
+    origin = _flat_index([np.arange(o) * k for o, k in zip(g.output_size, g.kernel_size)], g.input_size)
+    return best, origin + tap_offset[local]
+
+
 def max_pool_forward(x: np.ndarray, g: PoolGeometry, return_indices: bool = False):
     """Max pooling.  ``x (B, C, *in) -> (B, C, *out)``, and with ``return_indices`` the flat
     index of each maximum within its ``(b, c)`` plane of the unpadded input (int64).
@@ -58,6 +86,9 @@ def max_pool_forward(x: np.ndarray, g: PoolGeometry, return_indices: bool = Fals
             target = out[(slice(None), slice(None), *dst)]
             np.maximum(target, x[(slice(None), slice(None), *src)], out=target)
         return out
+
+    if tiles(g) and not (x.dtype.kind == "f" and np.isnan(x).any()):
+        return _max_pool_tiles(x, g)
 
     # Start at each window's first in-bounds element, as PyTorch does.
     first = []
@@ -188,9 +219,23 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
 
 # -- backward rules ---------------------------------------------------------------------------
 
-def scatter_to_indices(grad: np.ndarray, indices: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+def scatter_to_indices(grad: np.ndarray, indices: np.ndarray, input_shape: tuple[int, ...],
+                       distinct: bool = False) -> np.ndarray:
     """Adjoint of picking ``x[b, c].flat[indices]`` (max pooling, adaptive max pooling): every
-    gradient goes back to the element it came from; overlapping windows accumulate."""
+    gradient goes back to the element it came from; overlapping windows accumulate.  With
+    ``distinct`` (windows that tile the input pick different elements) it is a plain indexed store."""
+    if not distinct:
+        return _scatter_accumulate(grad, indices, input_shape)
+    plane = math.prod(input_shape[2:])
+    index = indices.astype(np.int64, copy=False).reshape(indices.shape[0] * indices.shape[1], -1)
+    flat = (index + np.arange(index.shape[0], dtype=np.int64)[:, None] * plane).ravel()
+    dx = np.zeros(input_shape, dtype=grad.dtype)
+    dx.reshape(-1)[flat] = grad.reshape(-1)
+    return dx
+
+
+def _scatter_accumulate(grad: np.ndarray, indices: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Sum the gradients per input element (windows may pick the same one)."""
     batch, channels = input_shape[:2]
     plane = math.prod(input_shape[2:])
     offsets = np.arange(batch * channels, dtype=np.int64).reshape(batch, channels, *([1] * (indices.ndim - 2)))
