@@ -75,6 +75,58 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
         yield b0, b1, r0, r1, cols.reshape(groups, (g.in_channels // groups) * k_count, nb * length)
 
 
+#: Smallest per-sample output size (positions) for which the wide-grid path is used.
+WIDE_MIN_LENGTH = 1024
+
+
+def _use_wide_grid(g: ConvGeometry, itemsize: int) -> bool:
+    if any(s != 1 for s in g.stride) or g.ndim < 2:
+        return False
+    padded = [i + lo + hi for i, (lo, hi) in zip(g.input_size, g.padding)]
+    wide_length = g.output_size[0] * math.prod(padded[1:])
+    columns = g.in_channels * math.prod(g.kernel_size) * wide_length * itemsize
+    return wide_length >= WIDE_MIN_LENGTH and columns <= CHUNK_BYTES
+
+
+def _conv_wide_grid(x: np.ndarray, w_mat: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+                    out: np.ndarray) -> None:
+    """Stride-1 convolution on the "wide grid" of the padded input, one sample at a time.
+
+    In the flattened padded plane every kernel tap reads one contiguous run: output position ``q``
+    (row-major over the output rows and the *padded* width) reads ``q + offset(tap)``.  So each tap's
+    columns are one long copy per channel instead of one short copy per output row; the GEMM yields
+    the output on the wide grid, and the extra columns are cropped while the bias is added.
+    """
+    n, groups = g.ndim, g.groups
+    padded = tuple(i + lo + hi for i, (lo, hi) in zip(g.input_size, g.padding))
+    plane_strides = [math.prod(padded[j + 1:]) for j in range(n)]
+    wide_length = g.output_size[0] * plane_strides[0]
+    offsets = [sum(t * d * st for t, d, st in zip(tap, g.dilation, plane_strides))
+               for tap in np.ndindex(*g.kernel_size)]
+    k_count = len(offsets)
+    # one spare row keeps the last taps' runs inside the buffer
+    canvas = scratch(g.in_channels * (padded[0] + 1) * plane_strides[0], x.dtype, slot=2)
+    canvas = canvas.reshape((g.in_channels, padded[0] + 1) + padded[1:])
+    canvas[...] = 0
+    interior = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(g.padding, g.input_size))
+    flat = canvas.reshape(g.in_channels, -1)
+    cols = scratch(g.in_channels * k_count * wide_length, x.dtype, slot=0).reshape(g.in_channels, k_count,
+                                                                                    wide_length)
+    product = scratch(g.out_channels * wide_length, x.dtype, slot=1).reshape(groups, g.out_channels // groups,
+                                                                            wide_length)
+    wide_view = product.reshape((g.out_channels, g.output_size[0]) + padded[1:])
+    crop = (slice(None),) + tuple(slice(0, o) for o in g.output_size)
+    for b in range(x.shape[0]):
+        canvas[interior] = x[b]
+        for t, offset in enumerate(offsets):
+            cols[:, t] = flat[:, offset:offset + wide_length]
+        np.matmul(w_mat, cols.reshape(groups, -1, wide_length), out=product)
+        if bias is None:
+            out[b] = wide_view[crop]
+        else:
+            np.add(wide_view[crop], bias.reshape((-1,) + (1,) * n), out=out[b])
+
+
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
     """Convolution (cross-correlation, as in PyTorch) of a batched input.
 
@@ -99,6 +151,10 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         x_mat = x.reshape(batch, groups, cin_g, length)
         np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, length)))
         _add_bias(out, bias)
+        return out
+
+    if _use_wide_grid(g, x.itemsize):
+        _conv_wide_grid(x, w_mat, bias, g, out)
         return out
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
