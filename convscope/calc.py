@@ -99,8 +99,8 @@ def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", 
 def _derivations(op: str, shape, output_shape, options) -> list[str]:
     """The output-size formula per spatial dimension with the numbers (from ``arith.derive``)."""
     if op == "upsample":
-        return [f"o = floor(i * scale_factor) = {o}" if options.get("scale_factor") else f"o = size = {o}"
-                for o in output_shape[2:]]
+        return [arith.interpolate_size_derivation(i, options.get("scale_factor"), o)
+                for i, o in zip(shape[2:], output_shape[2:])]
     n = int(op[-2])
     k = arith.ntuple(parse_sizes(options.get("kernel")), n, "kernel")
     s = arith.ntuple(parse_sizes(options.get("stride")) or (k if "pool" in op else 1), n, "stride")

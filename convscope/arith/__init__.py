@@ -7,8 +7,8 @@ from .conv import (ConvGeometry, conv_geometry, conv_macs, conv_output_shape, co
                    conv_param_count, conv_transpose_macs, conv_transpose_output_padding,
                    conv_transpose_output_shape, conv_transpose_output_size, effective_kernel_size,
                    macs, param_count, sliding_block_shape)
-from .derive import (conv_size_derivation, conv_transpose_size_derivation, param_derivation, parameter_comparison,
-                     pool_size_derivation)
+from .derive import (conv_size_derivation, conv_transpose_size_derivation, interpolate_size_derivation,
+                     param_derivation, parameter_comparison, pool_size_derivation)
 from .design import Design, DesignError, design, size_preserving_paddings
 from .receptive import (ReceptiveField, gridding_map, grids, hdc_valid, rf_conv, rf_conv_transpose, rf_global,
                         rf_input, rf_resize, suggest_dilations, transposed_span)
@@ -29,7 +29,7 @@ __all__ = [
     "max_unpool_output_size", "max_unpool_output_shape", "interpolate_output_shape", "pixel_shuffle_output_shape",
     "pixel_unshuffle_output_shape",
     "conv_size_derivation", "conv_transpose_size_derivation", "param_derivation", "parameter_comparison",
-    "pool_size_derivation", "Design", "DesignError", "design", "size_preserving_paddings",
+    "pool_size_derivation", "interpolate_size_derivation", "Design", "DesignError", "design", "size_preserving_paddings",
     "conv_flops", "elementwise_flops", "pool_flops", "adaptive_pool_flops", "resize_flops",
     "ReceptiveField", "gridding_map", "grids", "hdc_valid", "rf_conv", "rf_conv_transpose", "rf_global", "rf_input",
     "rf_resize", "suggest_dilations", "transposed_span",

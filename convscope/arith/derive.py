@@ -6,10 +6,10 @@ formula functions the ops use, so the text can never disagree with the result.
 from __future__ import annotations
 
 from .conv import conv_output_size, conv_param_count, conv_transpose_output_size
-from .pool import pool_output_size
+from .pool import interpolate_output_shape, pool_output_size
 
 __all__ = ["conv_size_derivation", "conv_transpose_size_derivation", "pool_size_derivation",
-           "param_derivation", "parameter_comparison"]
+           "interpolate_size_derivation", "param_derivation", "parameter_comparison"]
 
 
 def conv_size_derivation(i: int, k: int, s: int, p_lo: int, p_hi: int, d: int) -> str:
@@ -47,6 +47,18 @@ def pool_size_derivation(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool
         text += (f"; the last window would start at {(raw - 1) * s - p} >= i + p = {i + p} (inside the right "
                  f"padding), so it is dropped: o = {o}")
     return text
+
+
+def interpolate_size_derivation(i: int, scale_factor: float | None = None, size: int | None = None) -> str:
+    """``o = floor(i * scale_factor)``, or the given size.
+
+    >>> interpolate_size_derivation(5, 1.5)
+    'o = floor(i * scale_factor) = floor(5 * 1.5) = 7'
+    """
+    if scale_factor is None:
+        return f"o = size = {size}"
+    o = interpolate_output_shape((i,), scale_factor=scale_factor)[0]
+    return f"o = floor(i * scale_factor) = floor({i} * {scale_factor:g}) = {o}"
 
 
 def param_derivation(c_in: int, c_out: int, kernel: tuple[int, ...], groups: int, bias: bool,

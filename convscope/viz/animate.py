@@ -443,7 +443,8 @@ def animate_pool(x: np.ndarray, kind: str, kernel, stride=None, padding=0, dilat
         out = F.max_pool2d(x[None, None], g.kernel_size, g.stride, g.padding, g.dilation, ceil_mode)[0, 0]
     else:
         out = F.avg_pool2d(x[None, None], g.kernel_size, g.stride, g.padding, ceil_mode)[0, 0]
-    reach = [max((o - 1) * s + d * (k - 1) + 1, i + 2 * p) for o, s, d, k, i, p in
+    # cells drawn: the padded input, or further where a ceil_mode window hangs over it
+    reach = [max((o - 1) * s + arith.effective_kernel_size(k, d), i + 2 * p) for o, s, d, k, i, p in
              zip(g.output_size, g.stride, g.dilation, g.kernel_size, g.input_size, g.padding)]
     _check_frames(out.size)
     frames = []
