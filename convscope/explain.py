@@ -79,12 +79,11 @@ def zero_inserted_input(x: np.ndarray, kernel, stride, padding_pairs, dilation, 
     input elements, then ``d*(k-1) - p_lo`` zeros before and ``d*(k-1) - p_hi + output_padding`` after
     (negative amounts crop)."""
     n = x.ndim - 2
-    spread = np.zeros(x.shape[:2] + tuple((i - 1) * s + 1 for i, s in zip(x.shape[2:], stride)), dtype=x.dtype)
+    plan = [arith.zero_insertion(i, k, s, p, d, o) for i, k, s, p, d, o in
+            zip(x.shape[2:], kernel, stride, padding_pairs, dilation, output_padding)]
+    spread = np.zeros(x.shape[:2] + tuple(size for size, _, _ in plan), dtype=x.dtype)
     spread[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)] = x
-    flat = []
-    for j in reversed(range(n)):
-        extent = dilation[j] * (kernel[j] - 1)
-        flat += [extent - padding_pairs[j][0], extent - padding_pairs[j][1] + output_padding[j]]
+    flat = [amount for j in reversed(range(n)) for amount in plan[j][1:]]
     return F.pad(spread, tuple(flat))
 
 

@@ -19,7 +19,7 @@ __all__ = [
     "effective_kernel_size", "conv_output_size", "conv_output_shape",
     "conv_transpose_output_size", "conv_transpose_output_shape", "conv_transpose_output_padding",
     "param_count", "conv_param_count", "macs", "conv_macs", "conv_transpose_macs",
-    "ConvGeometry", "conv_geometry", "sliding_block_shape",
+    "ConvGeometry", "conv_geometry", "sliding_block_shape", "zero_insertion",
 ]
 
 
@@ -344,3 +344,18 @@ def sliding_block_shape(input_size: Sequence[int], kernel_size, dilation=1, padd
                          f"dilation={dilation}, padding={pairs}, stride={stride}, the array of sliding blocks "
                          f"would have shape {blocks}, but its components must be at least one")
     return blocks
+
+
+def zero_insertion(input_size: int, kernel_size: int, stride: int = 1, padding: tuple[int, int] = (0, 0),
+                   dilation: int = 1, output_padding: int = 0) -> tuple[int, int, int]:
+    """A transposed convolution as a direct one: ``(spread, low, high)`` — the input spread to
+    ``(i-1)*s + 1`` with ``s-1`` zeros between elements, then padded by ``d*(k-1) - p_lo`` and
+    ``d*(k-1) - p_hi + output_padding`` (negative amounts crop).  A stride-1 convolution of that with
+    the flipped kernel gives :func:`conv_transpose_output_size` elements.
+
+    >>> spread, low, high = zero_insertion(2, 3, 2, (1, 1), 1, 1)
+    >>> spread, low, high, conv_output_size(spread + low + high, 3)
+    (3, 1, 2, 4)
+    """
+    extent = dilation * (kernel_size - 1)
+    return (input_size - 1) * stride + 1, extent - padding[0], extent - padding[1] + output_padding
