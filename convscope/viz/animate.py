@@ -391,7 +391,8 @@ def animate_conv_transpose(x: np.ndarray, w: np.ndarray, stride=1, padding=0, ou
         z = zero_inserted_input(x[None, None], g.kernel_size, g.stride, g.padding, g.dilation, g.output_padding)[0, 0]
         frames_anim = animate_conv(z, w[::-1, ::-1], 1, 0, g.dilation, values)
         # colour the inserted zeros and the transposed padding of the direct view
-        lo = [g.dilation[j] * (g.kernel_size[j] - 1) - g.padding[j][0] for j in range(2)]
+        lo = [arith.zero_insertion(g.input_size[j], g.kernel_size[j], g.stride[j], g.padding[j], g.dilation[j],
+                                   g.output_padding[j])[1] for j in range(2)]
         for frame in frames_anim.frames:
             panel = frame.panels[0]
             panel.title = f"zero-inserted, padded input {z.shape}"
