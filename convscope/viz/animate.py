@@ -276,6 +276,16 @@ MAX_FRAMES = 400
 MAX_ARGUMENT = 16  # largest kernel, stride, padding, dilation or scale factor an animation takes
 
 
+def _filling_output(title: str, out: np.ndarray, index: int, values: bool) -> Panel:
+    """The output panel of frame ``index``: cells before it computed, cell ``index`` current, the rest empty."""
+    panel = Panel(title, *out.shape)
+    for k, (a, b) in enumerate(np.ndindex(*out.shape)):
+        panel.colors[a][b] = "current" if k == index else "done" if k < index else "empty"
+        if values and k <= index:
+            panel.texts[a][b] = _fmt(out[a, b])
+    return panel
+
+
 def _check_frames(count: int) -> None:
     if count > MAX_FRAMES:
         raise ValueError(f"animate: {count} frames (one per output position) is more than {MAX_FRAMES}; "
@@ -315,11 +325,7 @@ def animate_conv(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1, 
                 inp.colors[r][c] = "window" if on_tap else "hole"
         ker = Panel(f"kernel {tuple(np.shape(w))}, dilation {g.dilation}", *k2, colors=[["kernel"] * k2[1]] * k2[0],
                     texts=_values_grid(w2) if values else [])
-        res = Panel(f"output {tuple(g.output_size)}, stride {g.stride}", *out.shape)
-        for k, (a, b) in enumerate(np.ndindex(*out.shape)):
-            res.colors[a][b] = "current" if k == index else "done" if k < index else "empty"
-            if values and k <= index:
-                res.texts[a][b] = _fmt(out[a, b])
+        res = _filling_output(f"output {tuple(g.output_size)}, stride {g.stride}", out, index, values)
         frames.append(Frame(f"output {(oi, oj) if n == 2 else (oj,)} = sum(window * kernel) = {_fmt(out[oi, oj])}",
                             _layout([inp, ker, res])))
     return Animation(f"conv{n}d", frames)
@@ -462,11 +468,7 @@ def animate_pool(x: np.ndarray, kind: str, kernel, stride=None, padding=0, dilat
         r0, c0 = oi * g.stride[0], oj * g.stride[1]
         for t0, t1 in np.ndindex(*g.kernel_size):
             inp.colors[r0 + t0 * g.dilation[0]][c0 + t1 * g.dilation[1]] = "window"
-        res = Panel(f"output {out.shape}", *out.shape)
-        for k, (a, b) in enumerate(np.ndindex(*out.shape)):
-            res.colors[a][b] = "current" if k == index else "done" if k < index else "empty"
-            if values and k <= index:
-                res.texts[a][b] = _fmt(out[a, b])
+        res = _filling_output(f"output {out.shape}", out, index, values)
         frames.append(Frame(f"output ({oi}, {oj}) = {kind} of the window = {_fmt(out[oi, oj])}", _layout([inp, res])))
     return Animation(f"{kind}_pool2d, kernel {g.kernel_size}, stride {g.stride}, ceil_mode {ceil_mode}", frames)
 
@@ -490,11 +492,7 @@ def animate_upsample(x: np.ndarray, scale_factor: float = 2.0, mode: str = "near
         for a in sources[0]:
             for b in sources[1]:
                 inp.colors[a][b] = "source"
-        res = Panel(f"output {out.shape}", *out.shape)
-        for k, (a, b) in enumerate(np.ndindex(*out.shape)):
-            res.colors[a][b] = "current" if k == index else "done" if k < index else "empty"
-            if values and k <= index:
-                res.texts[a][b] = _fmt(out[a, b])
+        res = _filling_output(f"output {out.shape}", out, index, values)
         frames.append(Frame(f"output ({oi}, {oj}) reads input rows {sorted(sources[0])}, cols {sorted(sources[1])}",
                             _layout([inp, res])))
     return Animation(f"{mode} upsampling x{scale_factor}", frames)
