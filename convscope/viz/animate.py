@@ -286,6 +286,15 @@ def _filling_output(title: str, out: np.ndarray, index: int, values: bool) -> Pa
     return panel
 
 
+def _stepping_source(title: str, array: np.ndarray, index: int, values: bool) -> Panel:
+    """An input panel of frame ``index`` when each frame handles one input element: that element is
+    highlighted, earlier ones are marked done."""
+    panel = Panel(title, *array.shape, texts=_values_grid(array) if values else [])
+    for k, (a, b) in enumerate(np.ndindex(*array.shape)):
+        panel.colors[a][b] = "window" if k == index else "done" if k < index else "input"
+    return panel
+
+
 def _check_frames(count: int) -> None:
     if count > MAX_FRAMES:
         raise ValueError(f"animate: {count} frames (one per output position) is more than {MAX_FRAMES}; "
@@ -418,9 +427,7 @@ def animate_conv_transpose(x: np.ndarray, w: np.ndarray, stride=1, padding=0, ou
     _check_frames(x.size)
     frames, partial = [], np.zeros_like(out)
     for index, (i, j) in enumerate(np.ndindex(*x.shape)):
-        inp = Panel(f"input {x.shape}", *x.shape, texts=_values_grid(x) if values else [])
-        for k, (a, b) in enumerate(np.ndindex(*x.shape)):
-            inp.colors[a][b] = "window" if k == index else "done" if k < index else "input"
+        inp = _stepping_source(f"input {x.shape}", x, index, values)
         ker = Panel(f"kernel {w.shape}", *w.shape, colors=[["kernel"] * w.shape[1]] * w.shape[0],
                     texts=_values_grid(w) if values else [])
         touched = set()
@@ -507,9 +514,7 @@ def animate_unpool(x: np.ndarray, kernel=2, stride=None, values: bool = True) ->
     _check_frames(pooled.size)
     frames, partial = [], np.zeros_like(restored)
     for index, (i, j) in enumerate(np.ndindex(*pooled.shape)):
-        src = Panel(f"pooled {pooled.shape}", *pooled.shape, texts=_values_grid(pooled) if values else [])
-        for k, (a, b) in enumerate(np.ndindex(*pooled.shape)):
-            src.colors[a][b] = "window" if k == index else "done" if k < index else "input"
+        src = _stepping_source(f"pooled {pooled.shape}", pooled, index, values)
         target = divmod(int(indices[i, j]), x.shape[1])
         partial[target] = pooled[i, j]
         res = Panel(f"unpooled {restored.shape}", *restored.shape)
