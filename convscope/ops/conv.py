@@ -23,6 +23,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry
 from ._arrays import scratch, view_as
+from .grid import GridPlan, conv_grid, plan_grid
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
@@ -75,56 +76,30 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
         yield b0, b1, r0, r1, cols.reshape(groups, (g.in_channels // groups) * k_count, nb * length)
 
 
-#: Smallest per-sample output size (positions) for which the wide-grid path is used.
-WIDE_MIN_LENGTH = 1024
+#: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
+#: stride-phase grid is used; small feature maps (3x3 at 7x7: 29% waste) keep the plain im2col.
+GRID_MAX_WASTE = 1.15
+#: The same for the stacked-taps variant, whose product also spans the first dimension's halo.
+STACKED_MAX_WASTE = 1.10
 
 
-def _use_wide_grid(g: ConvGeometry, itemsize: int) -> bool:
-    if any(s != 1 for s in g.stride) or g.ndim < 2:
-        return False
-    padded = [i + lo + hi for i, (lo, hi) in zip(g.input_size, g.padding)]
-    wide_length = g.output_size[0] * math.prod(padded[1:])
-    columns = g.in_channels * math.prod(g.kernel_size) * wide_length * itemsize
-    return wide_length >= WIDE_MIN_LENGTH and columns <= CHUNK_BYTES
+def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
+    """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
-
-def _conv_wide_grid(x: np.ndarray, w_mat: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-                    out: np.ndarray) -> None:
-    """Stride-1 convolution on the "wide grid" of the padded input, one sample at a time.
-
-    In the flattened padded plane every kernel tap reads one contiguous run: output position ``q``
-    (row-major over the output rows and the *padded* width) reads ``q + offset(tap)``.  So each tap's
-    columns are one long copy per channel instead of one short copy per output row; the GEMM yields
-    the output on the wide grid, and the extra columns are cropped while the bias is added.
+    Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
+    little; stacking the first dimension's taps into the GEMM's rows pays when the remaining
+    inner dimension ``C_in/G * prod(k[1:])`` is at least twice ``C_out/G`` (it trades a
+    ``k0``-fold smaller column copy for ``k0 - 1`` passes over the output).
     """
-    n, groups = g.ndim, g.groups
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(g.input_size, g.padding))
-    plane_strides = [math.prod(padded[j + 1:]) for j in range(n)]
-    wide_length = g.output_size[0] * plane_strides[0]
-    offsets = [sum(t * d * st for t, d, st in zip(tap, g.dilation, plane_strides))
-               for tap in np.ndindex(*g.kernel_size)]
-    k_count = len(offsets)
-    # one spare row keeps the last taps' runs inside the buffer
-    canvas = scratch(g.in_channels * (padded[0] + 1) * plane_strides[0], x.dtype, slot=2)
-    canvas = canvas.reshape((g.in_channels, padded[0] + 1) + padded[1:])
-    canvas[...] = 0
-    interior = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(g.padding, g.input_size))
-    flat = canvas.reshape(g.in_channels, -1)
-    cols = scratch(g.in_channels * k_count * wide_length, x.dtype, slot=0).reshape(g.in_channels, k_count,
-                                                                                    wide_length)
-    product = scratch(g.out_channels * wide_length, x.dtype, slot=1).reshape(groups, g.out_channels // groups,
-                                                                            wide_length)
-    wide_view = product.reshape((g.out_channels, g.output_size[0]) + padded[1:])
-    crop = (slice(None),) + tuple(slice(0, o) for o in g.output_size)
-    for b in range(x.shape[0]):
-        canvas[interior] = x[b]
-        for t, offset in enumerate(offsets):
-            cols[:, t] = flat[:, offset:offset + wide_length]
-        np.matmul(w_mat, cols.reshape(groups, -1, wide_length), out=product)
-        if bias is None:
-            out[b] = wide_view[crop]
-        else:
-            np.add(wide_view[crop], bias.reshape((-1,) + (1,) * n), out=out[b])
+    plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False)
+    if plain.waste(g) > GRID_MAX_WASTE:
+        return None
+    inner_rest = (g.in_channels // g.groups) * math.prod(g.kernel_size[1:])
+    if g.kernel_size[0] > 1 and inner_rest >= 2 * (g.out_channels // g.groups):
+        stacked = plan_grid(g, itemsize, CHUNK_BYTES, stacked=True)
+        if stacked.waste(g) <= STACKED_MAX_WASTE:
+            return stacked
+    return plain
 
 
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
@@ -153,8 +128,9 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _add_bias(out, bias)
         return out
 
-    if _use_wide_grid(g, x.itemsize):
-        _conv_wide_grid(x, w_mat, bias, g, out)
+    plan = _grid_plan(g, x.itemsize)
+    if plan is not None:
+        conv_grid(x, weight, bias, g, out, plan)
         return out
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):

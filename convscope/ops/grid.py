@@ -1,0 +1,206 @@
+"""Convolution on the "wide grid" of the input's stride phases: every kernel tap is one contiguous run.
+
+Stride phases.  Split the zero-padded input ``x_pad`` along each spatial dimension into its ``s``
+stride phases, ``phase_r[u] = x_pad[s*u + r]``.  Tap ``t`` (dilated offset ``t*d``) of output ``y``
+reads ``x_pad[s*y + t*d] = phase_r[y + a]`` with ``r = t*d mod s`` and ``a = t*d // s``: a strided
+convolution is a stride-1 convolution of each phase with the taps that fall on it.
+
+Wide grid.  Lay the output positions out on the phase images' own row pitch (``q_j = o_j + max(a)``
+positions per dimension instead of ``o_j``).  Then, in a phase image flattened row-major, the
+columns of one tap for a block of output rows are one contiguous slice, shifted by the tap's
+offset: the im2col becomes one long copy per (channel, tap) instead of one short copy per output
+row.  The GEMM computes the ``q - o`` extra positions of each row too (wasted work, kept small by
+the planner), and they are dropped when the result is written out.
+
+Stacked taps.  Optionally the taps of the first spatial dimension move from the GEMM's inner
+dimension K to its rows M: ``P = W_stacked (k0*C_out, C_in*k_rest) @ columns (C_in*k_rest, N)`` and
+the output is the sum of ``k0`` row-shifted slices of ``P``.  This copies ``k0`` times fewer
+columns and gives OpenBLAS the squarer product it runs fastest (measured on the 3x3 64->64 layer
+at 56x56: 438 GFLOP/s for 192x192 @ 192x3480 against 266 for 64x576 @ 576x3364), at the price
+of ``k0 - 1`` additions over the output and ``max(a_0)`` extra rows of ``P``.
+
+Memory: per chunk of output rows of one sample, a canvas of the phase images' rows it reads, the
+columns and the product, each held under about ``chunk_bytes``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+
+from ..arith.conv import ConvGeometry
+from ._arrays import scratch, view_as
+
+__all__ = ["GridPlan", "plan_grid", "conv_grid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPlan:
+    """How :func:`conv_grid` lays out one convolution (all sizes per spatial dimension)."""
+
+    phase: tuple[tuple[int, ...], ...]   # phase[j][t]: the phase that tap t of dimension j reads
+    shift: tuple[tuple[int, ...], ...]   # shift[j][t]: its offset inside that phase image
+    extent: tuple[int, ...]              # q_j = o_j + max(shift[j]): the wide grid
+    stacked: bool                        # first dimension's taps stacked into the GEMM's rows
+    rows: int                            # output rows (first dimension) per GEMM
+    slab_rows: int                       # output rows per canvas fill (a multiple of ``rows``)
+
+    @property
+    def halo(self) -> int:
+        """Extra phase rows a block of output rows reads along the first dimension."""
+        return max(self.shift[0])
+
+    @property
+    def pitch(self) -> int:
+        """Elements of one first-dimension row of a phase image (and of the wide grid)."""
+        return math.prod(self.extent[1:])
+
+    @property
+    def phases(self) -> list[tuple[int, ...]]:
+        """The phase combinations some tap reads."""
+        return list(itertools.product(*[sorted(set(p)) for p in self.phase]))
+
+    def waste(self, g: ConvGeometry) -> float:
+        """GEMM columns computed per output position (1.0: none wasted)."""
+        span = self.rows + (self.halo if self.stacked else 0)
+        return span * self.pitch / (self.rows * math.prod(g.output_size[1:]))
+
+
+def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
+              canvas_bytes: int | None = None) -> GridPlan:
+    """The layout of :func:`conv_grid` for ``g``: columns and product of at most about
+    ``chunk_bytes`` each, phase images of at most about ``canvas_bytes`` (default 4x that),
+    or one output row's worth when that is more."""
+    canvas_bytes = 4 * chunk_bytes if canvas_bytes is None else canvas_bytes
+    phase = tuple(tuple((t * d) % s for t in range(k)) for k, s, d in zip(g.kernel_size, g.stride, g.dilation))
+    shift = tuple(tuple((t * d) // s for t in range(k)) for k, s, d in zip(g.kernel_size, g.stride, g.dilation))
+    extent = tuple(o + max(a) for o, a in zip(g.output_size, shift))
+    pitch_bytes = math.prod(extent[1:]) * itemsize
+    halo, out_rows = max(shift[0]), g.output_size[0]
+    taps_in_k = math.prod(g.kernel_size[1:]) if stacked else math.prod(g.kernel_size)
+    per_row = max(g.in_channels * taps_in_k, g.out_channels * (g.kernel_size[0] if stacked else 1)) * pitch_bytes
+    rows = max(1, min(out_rows, chunk_bytes // per_row - (halo if stacked else 0)))
+    phase_count = math.prod(len(set(p)) for p in phase)
+    canvas_row = g.in_channels * phase_count * pitch_bytes
+    slab_rows = max(rows, min(out_rows, canvas_bytes // canvas_row - halo - 1) // rows * rows)
+    return GridPlan(phase, shift, extent, stacked, rows, slab_rows)
+
+
+def _filled_range(u0: int, u1: int, r: int, s: int, lo: int, size: int) -> tuple[int, int]:
+    """The phase-image positions ``u`` in ``[u0, u1)`` whose input coordinate ``s*u + r - lo`` lies
+    in ``[0, size)``, as a clipped ``[first, stop)`` (empty when ``first >= stop``)."""
+    first = max(u0, -((r - lo) // s))          # ceil((lo - r) / s)
+    stop = min(u1, (size - 1 + lo - r) // s + 1)
+    return first, max(first, stop)
+
+
+def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...], u0: int, g: ConvGeometry) -> None:
+    """Write phase ``combo`` of the zero-padded ``sample`` (C, *in), first-dimension positions from
+    ``u0`` on, into ``canvas`` (C, rows, *extent[1:]); positions in the padding become 0."""
+    dst, src = [slice(None)], [slice(None)]
+    for j, (r, s, (lo, _), size, extent) in enumerate(zip(combo, g.stride, g.padding, g.input_size,
+                                                         canvas.shape[1:])):
+        start = u0 if j == 0 else 0
+        first, stop = _filled_range(start, start + extent, r, s, lo, size)
+        if first >= stop:
+            canvas[...] = 0
+            return
+        dst.append(slice(first - start, stop - start))
+        src.append(slice(s * first + r - lo, s * (stop - 1) + r - lo + 1, s))
+        lead = (slice(None),) * (j + 1)
+        canvas[lead + (slice(0, first - start),)] = 0
+        canvas[lead + (slice(stop - start, None),)] = 0
+    canvas[tuple(dst)] = sample[tuple(src)]
+
+
+def _gemm_operands(weight: np.ndarray, g: ConvGeometry, plan: GridPlan):
+    """``[(phase of dimension 0 or None, its taps, weight matrix)]``: one GEMM each.
+
+    Stacked: rows ``(tap, c_out)`` by columns ``(c_in, trailing taps)``; plain: the weight's own
+    ``(c_out, (c_in, taps))`` layout."""
+    groups = g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    if not plan.stacked:
+        return [(None, None, np.ascontiguousarray(weight).reshape(groups, cout_g, -1))]
+    gemms = []
+    k_rest = math.prod(g.kernel_size[1:])
+    for r0 in sorted(set(plan.phase[0])):
+        taps = [t for t, r in enumerate(plan.phase[0]) if r == r0]
+        w = weight[:, :, taps].reshape((groups, cout_g, cin_g, len(taps), k_rest))
+        gemms.append((r0, taps, np.ascontiguousarray(w.transpose(0, 3, 1, 2, 4)).reshape(groups, -1, cin_g * k_rest)))
+    return gemms
+
+
+def _accumulate(target: np.ndarray, terms: list[np.ndarray], bias: np.ndarray | None, overwrite: bool) -> None:
+    """``target = sum(terms) + bias`` (``overwrite``) or ``target += sum(terms)``: one pass per term.
+
+    Splitting these passes (or the copies) across threads was measured slower: OpenBLAS's
+    worker keeps spinning on the second core between GEMMs."""
+    for i, term in enumerate(terms):
+        if i or not overwrite:
+            np.add(target, term, out=target)
+        elif bias is None:
+            np.copyto(target, term)
+        else:
+            np.add(term, bias, out=target)
+
+
+def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+              out: np.ndarray, plan: GridPlan) -> None:
+    """``out[:] = conv(x, weight) + bias`` by the stride-phase wide grid (see the module docstring).
+
+    Shapes: ``x (B, C_in, *in)``, ``weight (C_out, C_in/G, *k)``, ``out (B, C_out, *o)``.
+    """
+    n, groups = g.ndim, g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    pitch, halo, extent = plan.pitch, plan.halo, plan.extent
+    combos = plan.phases
+    combo_index = {c: i for i, c in enumerate(combos)}
+    trailing = [math.prod(extent[j + 1:]) for j in range(n)]  # flat strides inside a phase image
+    gemms = _gemm_operands(weight, g, plan)
+    # (phase combination, flat offset) of each tap block of the columns: all taps (plain), or the
+    # trailing dimensions' taps, whose phase of dimension 0 is the GEMM's own (stacked)
+    first_dim = 1 if plan.stacked else 0
+    taps_k = [(tuple(plan.phase[j][t] for j, t in enumerate(tap, first_dim)),
+               sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap, first_dim)))
+              for tap in np.ndindex(*g.kernel_size[first_dim:])]
+    bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * n)
+    crop = tuple(slice(0, o) for o in g.output_size[1:])
+    out_rows = g.output_size[0]
+
+    for b in range(x.shape[0]):
+        for slab0 in range(0, out_rows, plan.slab_rows):
+            slab = min(plan.slab_rows, out_rows - slab0)
+            span = slab + halo + 1  # one spare row: the last runs of the trailing dimensions overrun
+            canvas = scratch(len(combos) * g.in_channels * span * pitch, x.dtype, slot=2)
+            canvas = canvas.reshape((len(combos), g.in_channels, span) + extent[1:])
+            for i, combo in enumerate(combos):
+                _fill_canvas(canvas[i], x[b], combo, slab0, g)
+            flats = canvas.reshape(len(combos), g.in_channels, span * pitch)
+            for y0 in range(slab0, slab0 + slab, plan.rows):
+                rows = min(plan.rows, slab0 + slab - y0)
+                base = (y0 - slab0) * pitch
+                length = (rows + halo) * pitch if plan.stacked else rows * pitch
+                target = view_as(out[b, :, y0:y0 + rows], (groups, cout_g, rows) + g.output_size[1:])
+                for gemm_index, (r0, taps, w_mat) in enumerate(gemms):
+                    runs = [flats[combo_index[combo if r0 is None else (r0,) + combo], :,
+                                  base + offset:base + offset + length] for combo, offset in taps_k]
+                    if len(runs) == 1:  # one tap: the phase image itself is the operand, no copy
+                        cols = view_as(runs[0], (groups, cin_g, length))
+                    else:
+                        cols = scratch(g.in_channels * len(runs) * length, x.dtype, slot=0)
+                        cols = cols.reshape(g.in_channels, len(runs), length)
+                        for t_index, run in enumerate(runs):
+                            cols[:, t_index] = run
+                    product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
+                    product = product.reshape(groups, w_mat.shape[1], length)
+                    np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
+                    if plan.stacked:
+                        blocks = product.reshape((groups, len(taps), cout_g, rows + halo) + extent[1:])
+                        terms = [blocks[(slice(None), i, slice(None), slice(plan.shift[0][t], plan.shift[0][t] + rows))
+                                        + crop] for i, t in enumerate(taps)]
+                    else:
+                        terms = [product.reshape((groups, cout_g, rows) + extent[1:])[(Ellipsis,) + crop]]
+                    _accumulate(target, terms, bias_view, overwrite=gemm_index == 0)
