@@ -624,6 +624,18 @@ def test_max_unpool_flat_indices_into_a_differently_shaped_plane():
         assert_matches(got, ref, np.float64, f"output_size={out}", exact=True)
 
 
+@pytest.mark.parametrize("budget", [1, 7, 40])
+def test_max_unpool_in_chunks_of_planes(monkeypatch, budget):
+    """The global indices are computed a bounded number at a time (whole planes, at least one)."""
+    from convscope.ops import pool as cpool
+    monkeypatch.setattr(cpool, "UNPOOL_CHUNK_INDICES", budget)
+    rng = np.random.default_rng(budget)
+    x = rng.standard_normal((3, 5, 8, 6))
+    v, i = F.max_pool2d(T(x), 2, return_indices=True)
+    got = ours("max_unpool2d")(v.numpy(), i.numpy(), 2)
+    assert_matches(got, F.max_unpool2d(v, i, 2), np.float64, f"budget={budget}", exact=True)
+
+
 def test_max_unpool_duplicate_indices_last_write_wins():
     """With repeated indices torch's CPU kernel writes in input order (the last one stays)."""
     vals = np.array([[[1.0, 2.0, 3.0, 4.0]]])

@@ -309,6 +309,26 @@ def test_antialias_output_width_1_is_separable(mode, spatial, size):
     assert_matches(got, ref, np.float64, f"{mode} {spatial}->{size} antialias (separable reference)")
 
 
+@pytest.mark.parametrize("shape,scale", [((2, 3, 5), 2), ((2, 3, 5), 4), ((2, 3, 4, 5), (2, 2)),
+                                         ((2, 3, 4, 5), (3, 2)), ((2, 3, 4, 5), (1, 2)), ((2, 3, 4, 5), (2, 6)),
+                                         ((1, 2, 3, 4, 5), (2, 3, 4)), ((2, 3, 4, 5), (2, 3))])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_nearest_integer_upscale_is_bit_exact(shape, scale, layout):
+    """Integer nearest upscales copy bits (float32 even ratios as uint64 pairs): NaN payloads,
+    -0.0 and infinities come through unchanged, from contiguous and strided inputs."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    if layout == "transposed":
+        x = np.ascontiguousarray(np.swapaxes(x, -1, -2)).swapaxes(-1, -2)
+    bits = x.view(np.uint32)
+    bits.flat[0], bits.flat[1] = 0x7FC12345, 0x80000000          # a NaN with a payload, -0.0
+    x.flat[2], x.flat[3] = np.inf, -np.inf
+    got = CF.interpolate(x, scale_factor=scale, mode="nearest")
+    ref = F.interpolate(torch.from_numpy(x), scale_factor=scale, mode="nearest").numpy()
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32))
+
+
 def test_interpolate_accepts_list_size_and_int_scale():
     x = np.random.default_rng(5).standard_normal((1, 2, 4, 5))
     for kw in (dict(size=[3, 7]), dict(scale_factor=[2, 3]), dict(scale_factor=2), dict(size=(6, 6), mode="bilinear")):

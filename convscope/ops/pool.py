@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factors
+from ._arrays import scratch
 from .window import tap_boxes
 
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
@@ -202,6 +203,10 @@ def adaptive_max_pool_forward(x: np.ndarray, output_size: tuple[int, ...], retur
     return (values, flat) if return_indices else values
 
 
+#: Global indices computed at once by max unpooling (8 MiB of int64).
+UNPOOL_CHUNK_INDICES = 2**20
+
+
 def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[int, ...], op: str) -> np.ndarray:
     """Max unpooling: zeros of shape ``(B, C, *output_size)`` with ``out[b, c].flat[indices] = x``."""
     plane = math.prod(output_size)
@@ -212,8 +217,15 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
         raise ValueError(f"{op}: found an invalid max index {bad} (output planes of shape {output_size} have "
                          f"{plane} elements)")
     out = np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
-    planes = np.arange(flat_idx.shape[0] * flat_idx.shape[1], dtype=np.int64).reshape(flat_idx.shape[:2] + (1,))
-    out.reshape(-1)[(flat_idx + planes * plane).ravel()] = x.ravel()  # out.flat[(b*C + c)*plane + index] = x
+    count = flat_idx.shape[0] * flat_idx.shape[1]
+    flat_idx, values, out_flat = flat_idx.reshape(count, -1), x.reshape(count, -1), out.reshape(-1)
+    # out.flat[p*plane + index] = x over planes p, with the global indices in a reused buffer
+    step = max(1, UNPOOL_CHUNK_INDICES // max(1, flat_idx.shape[1]))
+    for p0 in range(0, count, step):
+        p1 = min(count, p0 + step)
+        target = scratch((p1 - p0) * flat_idx.shape[1], np.int64, slot=3).reshape(p1 - p0, -1)
+        np.add(flat_idx[p0:p1], np.arange(p0 * plane, p1 * plane, plane, dtype=np.int64)[:, None], out=target)
+        out_flat[target.reshape(-1)] = values[p0:p1].reshape(-1)
     return out
 
 
