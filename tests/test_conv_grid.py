@@ -82,7 +82,8 @@ def test_plan_choice_on_benchmark_layers():
     assert plan((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1) == "stacked"
     assert plan((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "plain"   # K = 21 per tap row
     assert plan((8, 512, 7, 7), (512, 512, 3, 3), padding=1) is None               # 29% waste
-    assert plan((8, 32, 16, 56, 56), (32, 32, 3, 3, 3), padding=1) == "plain"
+    assert plan((8, 32, 16, 56, 56), (32, 32, 3, 3, 3), padding=1) == "stacked"
+    assert plan((8, 256, 28, 28), (256, 256, 3, 3), padding=2, dilation=2) == "stacked"
     assert plan((8, 256, 4096), (256, 256, 3), padding=1) == "plain"
 
 

@@ -79,26 +79,22 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
 #: stride-phase grid is used; small feature maps (3x3 at 7x7: 29% waste) keep the plain im2col.
 GRID_MAX_WASTE = 1.15
-#: The same for the stacked-taps variant, whose product also spans the first dimension's halo.
-STACKED_MAX_WASTE = 1.10
 
 
 def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
     """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
-    little; stacking the first dimension's taps into the GEMM's rows pays when the remaining
-    inner dimension ``C_in/G * prod(k[1:])`` is at least twice ``C_out/G`` (it trades a
-    ``k0``-fold smaller column copy for ``k0 - 1`` passes over the output).
+    little; stacking the last dimension's taps into the GEMM's rows pays when the remaining
+    inner dimension ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a
+    ``k_last``-fold smaller column copy for ``k_last - 1`` passes over the output).
     """
     plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False)
     if plain.waste(g) > GRID_MAX_WASTE:
         return None
-    inner_rest = (g.in_channels // g.groups) * math.prod(g.kernel_size[1:])
-    if g.kernel_size[0] > 1 and inner_rest >= 2 * (g.out_channels // g.groups):
-        stacked = plan_grid(g, itemsize, CHUNK_BYTES, stacked=True)
-        if stacked.waste(g) <= STACKED_MAX_WASTE:
-            return stacked
+    inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
+    if g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups):
+        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True)
     return plain
 
 

@@ -12,12 +12,13 @@ offset: the im2col becomes one long copy per (channel, tap) instead of one short
 row.  The GEMM computes the ``q - o`` extra positions of each row too (wasted work, kept small by
 the planner), and they are dropped when the result is written out.
 
-Stacked taps.  Optionally the taps of the first spatial dimension move from the GEMM's inner
-dimension K to its rows M: ``P = W_stacked (k0*C_out, C_in*k_rest) @ columns (C_in*k_rest, N)`` and
-the output is the sum of ``k0`` row-shifted slices of ``P``.  This copies ``k0`` times fewer
-columns and gives OpenBLAS the squarer product it runs fastest (measured on the 3x3 64->64 layer
-at 56x56: 438 GFLOP/s for 192x192 @ 192x3480 against 266 for 64x576 @ 576x3364), at the price
-of ``k0 - 1`` additions over the output and ``max(a_0)`` extra rows of ``P``.
+Stacked taps.  Optionally the taps of the last spatial dimension move from the GEMM's inner
+dimension K to its rows M: ``P = W_stacked (k_last*C_out, C_in*k_front) @ columns (C_in*k_front, N)``
+and the output is the sum of ``k_last`` slices of ``P``, each shifted along the flattened grid by
+its tap's offset.  On the wide grid that shift stays inside each row's extra positions, so no
+extra work is computed.  This copies ``k_last`` times fewer columns and gives OpenBLAS the squarer
+product it runs fastest (measured on the 3x3 64->64 layer at 56x56: 438 GFLOP/s for 192x192 @
+192x3480 against 266 for 64x576 @ 576x3364), at the price of ``k_last - 1`` additions over the output.
 
 Memory: per chunk of output rows of one sample, a canvas of the phase images' rows it reads, the
 columns and the product, each held under about ``chunk_bytes``.
@@ -43,7 +44,7 @@ class GridPlan:
     phase: tuple[tuple[int, ...], ...]   # phase[j][t]: the phase that tap t of dimension j reads
     shift: tuple[tuple[int, ...], ...]   # shift[j][t]: its offset inside that phase image
     extent: tuple[int, ...]              # q_j = o_j + max(shift[j]): the wide grid
-    stacked: bool                        # first dimension's taps stacked into the GEMM's rows
+    stacked: bool                        # last dimension's taps stacked into the GEMM's rows
     rows: int                            # output rows (first dimension) per GEMM
     slab_rows: int                       # output rows per canvas fill (a multiple of ``rows``)
 
@@ -51,6 +52,11 @@ class GridPlan:
     def halo(self) -> int:
         """Extra phase rows a block of output rows reads along the first dimension."""
         return max(self.shift[0])
+
+    def length(self, rows: int) -> int:
+        """GEMM columns for ``rows`` output rows: the wide rows, and for stacked taps the last
+        tap's shift past their end."""
+        return rows * self.pitch + (max(self.shift[-1]) if self.stacked else 0)
 
     @property
     def pitch(self) -> int:
@@ -64,8 +70,7 @@ class GridPlan:
 
     def waste(self, g: ConvGeometry) -> float:
         """GEMM columns computed per output position (1.0: none wasted)."""
-        span = self.rows + (self.halo if self.stacked else 0)
-        return span * self.pitch / (self.rows * math.prod(g.output_size[1:]))
+        return self.length(self.rows) / (self.rows * math.prod(g.output_size[1:]))
 
 
 def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
@@ -79,9 +84,9 @@ def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
     extent = tuple(o + max(a) for o, a in zip(g.output_size, shift))
     pitch_bytes = math.prod(extent[1:]) * itemsize
     halo, out_rows = max(shift[0]), g.output_size[0]
-    taps_in_k = math.prod(g.kernel_size[1:]) if stacked else math.prod(g.kernel_size)
-    per_row = max(g.in_channels * taps_in_k, g.out_channels * (g.kernel_size[0] if stacked else 1)) * pitch_bytes
-    rows = max(1, min(out_rows, chunk_bytes // per_row - (halo if stacked else 0)))
+    taps_in_k = math.prod(g.kernel_size[:-1]) if stacked else math.prod(g.kernel_size)
+    per_row = max(g.in_channels * taps_in_k, g.out_channels * (g.kernel_size[-1] if stacked else 1)) * pitch_bytes
+    rows = max(1, min(out_rows, chunk_bytes // per_row))
     phase_count = math.prod(len(set(p)) for p in phase)
     canvas_row = g.in_channels * phase_count * pitch_bytes
     slab_rows = max(rows, min(out_rows, canvas_bytes // canvas_row - halo - 1) // rows * rows)
@@ -118,18 +123,19 @@ def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...],
 def _gemm_operands(weight: np.ndarray, g: ConvGeometry, plan: GridPlan):
     """``[(phase of dimension 0 or None, its taps, weight matrix)]``: one GEMM each.
 
-    Stacked: rows ``(tap, c_out)`` by columns ``(c_in, trailing taps)``; plain: the weight's own
-    ``(c_out, (c_in, taps))`` layout."""
+    Stacked: rows ``(last tap, c_out)`` by columns ``(c_in, front taps)``, one GEMM per phase of
+    the last dimension; plain: the weight's own ``(c_out, (c_in, taps))`` layout."""
     groups = g.groups
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     if not plan.stacked:
         return [(None, None, np.ascontiguousarray(weight).reshape(groups, cout_g, -1))]
     gemms = []
-    k_rest = math.prod(g.kernel_size[1:])
-    for r0 in sorted(set(plan.phase[0])):
-        taps = [t for t, r in enumerate(plan.phase[0]) if r == r0]
-        w = weight[:, :, taps].reshape((groups, cout_g, cin_g, len(taps), k_rest))
-        gemms.append((r0, taps, np.ascontiguousarray(w.transpose(0, 3, 1, 2, 4)).reshape(groups, -1, cin_g * k_rest)))
+    k_front = math.prod(g.kernel_size[:-1])
+    for phase in sorted(set(plan.phase[-1])):
+        taps = [t for t, r in enumerate(plan.phase[-1]) if r == phase]
+        w = weight[..., taps].reshape((groups, cout_g, cin_g, k_front, len(taps)))
+        w = np.ascontiguousarray(w.transpose(0, 4, 1, 2, 3)).reshape(groups, -1, cin_g * k_front)
+        gemms.append((phase, taps, w))
     return gemms
 
 
@@ -160,12 +166,12 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
     combo_index = {c: i for i, c in enumerate(combos)}
     trailing = [math.prod(extent[j + 1:]) for j in range(n)]  # flat strides inside a phase image
     gemms = _gemm_operands(weight, g, plan)
-    # (phase combination, flat offset) of each tap block of the columns: all taps (plain), or the
-    # trailing dimensions' taps, whose phase of dimension 0 is the GEMM's own (stacked)
-    first_dim = 1 if plan.stacked else 0
-    taps_k = [(tuple(plan.phase[j][t] for j, t in enumerate(tap, first_dim)),
-               sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap, first_dim)))
-              for tap in np.ndindex(*g.kernel_size[first_dim:])]
+    # (phase combination, flat offset) of each tap block of the columns: of all taps (plain), or
+    # of the front dimensions' taps, the last dimension's phase being the GEMM's own (stacked)
+    front = n - 1 if plan.stacked else n
+    taps_k = [(tuple(plan.phase[j][t] for j, t in enumerate(tap)),
+               sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap)))
+              for tap in np.ndindex(*g.kernel_size[:front])]
     bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * n)
     crop = tuple(slice(0, o) for o in g.output_size[1:])
     out_rows = g.output_size[0]
@@ -182,10 +188,10 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             for y0 in range(slab0, slab0 + slab, plan.rows):
                 rows = min(plan.rows, slab0 + slab - y0)
                 base = (y0 - slab0) * pitch
-                length = (rows + halo) * pitch if plan.stacked else rows * pitch
+                length = plan.length(rows)
                 target = view_as(out[b, :, y0:y0 + rows], (groups, cout_g, rows) + g.output_size[1:])
-                for gemm_index, (r0, taps, w_mat) in enumerate(gemms):
-                    runs = [flats[combo_index[combo if r0 is None else (r0,) + combo], :,
+                for gemm_index, (phase, taps, w_mat) in enumerate(gemms):
+                    runs = [flats[combo_index[combo if phase is None else combo + (phase,)], :,
                                   base + offset:base + offset + length] for combo, offset in taps_k]
                     if len(runs) == 1:  # one tap: the phase image itself is the operand, no copy
                         cols = view_as(runs[0], (groups, cin_g, length))
@@ -197,10 +203,11 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                     product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
                     product = product.reshape(groups, w_mat.shape[1], length)
                     np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
-                    if plan.stacked:
-                        blocks = product.reshape((groups, len(taps), cout_g, rows + halo) + extent[1:])
-                        terms = [blocks[(slice(None), i, slice(None), slice(plan.shift[0][t], plan.shift[0][t] + rows))
-                                        + crop] for i, t in enumerate(taps)]
+                    wide = (groups, cout_g, rows) + extent[1:]
+                    if plan.stacked:  # tap t's block, read from its shift on
+                        blocks = product.reshape(groups, len(taps), cout_g, length)
+                        terms = [view_as(blocks[:, i, :, a:a + rows * pitch], wide)[(Ellipsis,) + crop]
+                                 for i, a in ((i, plan.shift[-1][t]) for i, t in enumerate(taps))]
                     else:
-                        terms = [product.reshape((groups, cout_g, rows) + extent[1:])[(Ellipsis,) + crop]]
+                        terms = [product.reshape(wide)[(Ellipsis,) + crop]]
                     _accumulate(target, terms, bias_view, overwrite=gemm_index == 0)
