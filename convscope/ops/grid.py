@@ -139,18 +139,14 @@ def _gemm_operands(weight: np.ndarray, g: ConvGeometry, plan: GridPlan):
     return gemms
 
 
-def _accumulate(target: np.ndarray, terms: list[np.ndarray], bias: np.ndarray | None, overwrite: bool) -> None:
-    """``target = sum(terms) + bias`` (``overwrite``) or ``target += sum(terms)``: one pass per term.
-
-    Splitting these passes (or the copies) across threads was measured slower: OpenBLAS's
-    worker keeps spinning on the second core between GEMMs."""
-    for i, term in enumerate(terms):
-        if i or not overwrite:
-            np.add(target, term, out=target)
-        elif bias is None:
-            np.copyto(target, term)
-        else:
-            np.add(term, bias, out=target)
+def _write(target: np.ndarray, result: np.ndarray, bias: np.ndarray | None, overwrite: bool) -> None:
+    """``target = result + bias`` (``overwrite``) or ``target += result``."""
+    if not overwrite:
+        np.add(target, result, out=target)
+    elif bias is None:
+        np.copyto(target, result)
+    else:
+        np.add(result, bias, out=target)
 
 
 def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
@@ -203,11 +199,14 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                     product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
                     product = product.reshape(groups, w_mat.shape[1], length)
                     np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
-                    wide = (groups, cout_g, rows) + extent[1:]
-                    if plan.stacked:  # tap t's block, read from its shift on
+                    if plan.stacked:  # sum the taps' blocks, each read from its shift on, on the wide grid
                         blocks = product.reshape(groups, len(taps), cout_g, length)
-                        terms = [view_as(blocks[:, i, :, a:a + rows * pitch], wide)[(Ellipsis,) + crop]
-                                 for i, a in ((i, plan.shift[-1][t]) for i, t in enumerate(taps))]
+                        shifted = [blocks[:, i, :, plan.shift[-1][t]:plan.shift[-1][t] + rows * pitch]
+                                   for i, t in enumerate(taps)]
+                        for term in shifted[1:]:  # long contiguous runs, unlike the cropped rows
+                            np.add(shifted[0], term, out=shifted[0])
+                        result = shifted[0]
                     else:
-                        terms = [product.reshape(wide)[(Ellipsis,) + crop]]
-                    _accumulate(target, terms, bias_view, overwrite=gemm_index == 0)
+                        result = product
+                    wide = view_as(result, (groups, cout_g, rows) + extent[1:])
+                    _write(target, wide[(Ellipsis,) + crop], bias_view, overwrite=gemm_index == 0)
