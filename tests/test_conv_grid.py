@@ -106,3 +106,73 @@ def test_grid_propagates_nan_and_inf_only_to_their_windows():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
     assert np.isnan(got).sum() == 27 and np.isinf(got).sum() == 27
+
+
+# -- transposed convolution as one grid convolution per output phase (sub-pixel) ----------------
+
+def _random_transposed_case(rng):
+    n = int(rng.integers(1, 4))
+    groups = int(rng.choice([1, 1, 2, 3]))
+    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 5, n))
+    s = tuple(int(v) for v in rng.integers(1, 5, n))           # strides beyond the kernel: empty phases
+    d = tuple(int(v) for v in rng.integers(1, 4, n))
+    pad = tuple(int(rng.integers(0, (kk - 1) * dd + 1)) for kk, dd in zip(k, d))
+    out_pad = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
+    size = tuple(int(v) for v in rng.integers(1, 7, n))
+    return n, (groups, cin, cout, k, s, d, pad, out_pad, size)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_transposed_subpixel_matches_torch(seed, monkeypatch):
+    monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))   # every phase takes the grid
+    taken = []
+    original = conv._conv_transpose_subpixel
+    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    rng = np.random.default_rng(1000 + seed)
+    dtype = np.float32 if seed % 3 == 0 else np.float64
+    while True:  # a configuration torch accepts (its output size must be positive)
+        n, (groups, cin, cout, k, s, d, pad, out_pad, size) = _random_transposed_case(rng)
+        if all((i - 1) * ss - 2 * p + dd * (kk - 1) + op + 1 > 0
+               for i, ss, p, dd, kk, op in zip(size, s, pad, d, k, out_pad)) and all(
+                op < max(ss, dd) for op, ss, dd in zip(out_pad, s, d)):
+            break
+    x = rng.standard_normal((2, cin) + size).astype(dtype)
+    w = rng.standard_normal((cin, cout // groups) + k).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if seed % 2 else None
+    got = getattr(F, f"conv_transpose{n}d")(x, w, b, s, pad, out_pad, groups, d)
+    ref = getattr(TF, f"conv_transpose{n}d")(torch.from_numpy(x), torch.from_numpy(w),
+                                             None if b is None else torch.from_numpy(b), s, pad, out_pad,
+                                             groups, d).numpy()
+    assert taken, "the sub-pixel path was not taken"
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, ref, **tol, err_msg=f"k={k} s={s} d={d} p={pad} op={out_pad} in={size}")
+
+
+@pytest.mark.parametrize("stride,kernel,dilation,pad,out_pad,size", [
+    (2, 4, 1, 1, 0, 7), (3, 2, 1, 0, 2, 5), (2, 3, 2, 2, 1, 6), (4, 3, 3, 4, 3, 4), (1, 3, 1, 1, 0, 9)])
+def test_subpixel_phases_partition_the_output(stride, kernel, dilation, pad, out_pad, size):
+    """Every output position belongs to exactly one phase, and the phase's taps are the ones that
+    reach it: ``o + p = i*s + t*d``."""
+    g = arith.conv_geometry((1, 1, size), (1, 1, kernel), n=1, stride=stride, padding=pad, dilation=dilation,
+                            output_padding=out_pad, transposed=True)
+    seen = np.zeros(g.output_size[0], int)
+    for (where,), conv_g, taps in conv._subpixel_classes(g):
+        seen[where] += 1
+        for o in range(g.output_size[0])[where]:
+            reaching = sorted(t for t in range(kernel) if (o + pad - t * dilation) % stride == 0)
+            assert sorted(taps[0] if conv_g is not None else []) == reaching
+    assert (seen == 1).all()
+
+
+def test_transposed_layer_of_the_benchmark_takes_the_subpixel_path(monkeypatch):
+    taken = []
+    original = conv._conv_transpose_subpixel
+    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 16, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 4, 4)).astype(np.float32)
+    got = F.conv_transpose2d(x, w, stride=2, padding=1)
+    ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).numpy()
+    assert taken
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)

@@ -17,6 +17,7 @@ input and output.  A 1x1 convolution at stride 1 without padding copies nothing.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -154,6 +155,9 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     As in :func:`conv_forward`, a chunk of ``nb`` samples is one GEMM per group, into columns
     laid out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
     """
+    classes = _subpixel_classes(g)
+    if all(conv_g is None or _grid_plan(conv_g, x.itemsize) is not None for _, conv_g, _ in classes):
+        return _conv_transpose_subpixel(x, weight, bias, g, classes)
     batch, groups = x.shape[0], g.groups
     n = g.ndim
     k_count = math.prod(g.kernel_size)
@@ -178,6 +182,72 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
         scatter_windows(np.moveaxis(cols, n + 1, 0), out[b0:b1], g.kernel_size, g.stride, g.dilation,
                         pad_lo, start0=r0)
     _add_bias(out, bias)
+    return out
+
+
+def _subpixel_classes(g: ConvGeometry) -> list[tuple[tuple[slice, ...], ConvGeometry | None, tuple]]:
+    """A transposed convolution as ``prod(stride)`` stride-1 convolutions, one per output phase.
+
+    Along one dimension, output ``o`` receives tap ``t`` of input ``i`` where ``o + p_lo = i*s + t*d``.
+    The outputs with ``(o + p_lo) mod s = rho`` (every ``s``-th one, from ``o_start``) receive only the
+    taps with ``t*d mod s = rho``, and output ``v = (o + p_lo) // s`` of them reads input
+    ``v - (t*d) // s``.  Those taps are evenly spaced, so, read in reverse order, they form an ordinary
+    correlation with dilation ``d / gcd(s, d)`` and padding ``(t_last*d)//s - v_first`` (negative: a crop).
+
+    Returns, per output phase combination, the output's strided slices, the equivalent convolution's
+    geometry (None where no tap reaches the phase: it holds only the bias) and its taps per dimension.
+    """
+    per_dim = []
+    for s, d, k, (p_lo, _), size_in, size_out in zip(g.stride, g.dilation, g.kernel_size, g.padding,
+                                                    g.input_size, g.output_size):
+        classes = []
+        for rho in range(s):
+            v_first, v_last = -((rho - p_lo) // s), (size_out - 1 + p_lo - rho) // s
+            count = v_last - v_first + 1
+            if count <= 0:
+                continue
+            start = s * v_first + rho - p_lo
+            where = slice(start, start + s * (count - 1) + 1, s)
+            taps = [t for t in range(k) if (t * d) % s == rho][::-1]
+            if not taps:
+                classes.append((where, count, None))
+                continue
+            dilation = d // math.gcd(s, d)
+            pad_lo = (taps[0] * d) // s - v_first
+            pad_hi = (count - 1) - pad_lo + dilation * (len(taps) - 1) - (size_in - 1)
+            classes.append((where, count, (taps, dilation, (pad_lo, pad_hi))))
+        per_dim.append(classes)
+    result = []
+    for combo in itertools.product(*per_dim):
+        where = tuple(c[0] for c in combo)
+        if any(c[2] is None for c in combo):
+            result.append((where, None, ()))
+            continue
+        conv_g = dataclasses.replace(
+            g, transposed=False, kernel_size=tuple(len(c[2][0]) for c in combo), stride=(1,) * g.ndim,
+            dilation=tuple(c[2][1] for c in combo), padding=tuple(c[2][2] for c in combo),
+            output_padding=(0,) * g.ndim, output_size=tuple(c[1] for c in combo))
+        result.append((where, conv_g, tuple(c[2][0] for c in combo)))
+    return result
+
+
+def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+                             classes) -> np.ndarray:
+    """Transposed convolution as one stride-1 grid convolution per output phase (sub-pixel
+    convolution), written into the output's strided slices: no scatter-add passes."""
+    groups = g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    out = np.empty((x.shape[0], g.out_channels) + g.output_size, dtype=x.dtype)
+    # convolution layout (C_out, C_in/G, *k) of the transposed weight (C_in, C_out/G, *k)
+    conv_weight = weight.reshape((groups, cin_g, cout_g) + g.kernel_size).swapaxes(1, 2)
+    conv_weight = conv_weight.reshape((g.out_channels, cin_g) + g.kernel_size)
+    for where, conv_g, taps in classes:
+        target = out[(slice(None), slice(None)) + where]
+        if conv_g is None:
+            target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
+            continue
+        w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
+        conv_grid(x, w, bias, conv_g, target, _grid_plan(conv_g, x.itemsize))
     return out
 
 
