@@ -80,18 +80,21 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
 #: stride-phase grid is used; small feature maps (3x3 at 7x7: 29% waste) keep the plain im2col.
 GRID_MAX_WASTE = 1.15
+#: Fewest GEMM columns per chunk for the grid, which multiplies one sample at a time: below this
+#: (3x3 512->512 s2 at 14x14: 57) the im2col path's GEMM over the whole batch is faster.
+GRID_MIN_LENGTH = 512
 
 
 def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
     """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
-    little; stacking the last dimension's taps into the GEMM's rows pays when the remaining
+    little and its per-sample GEMMs are not too small; stacking the last dimension's taps into the GEMM's rows pays when the remaining
     inner dimension ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a
     ``k_last``-fold smaller column copy for ``k_last - 1`` passes over the output).
     """
     plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False)
-    if plain.waste(g) > GRID_MAX_WASTE:
+    if plain.waste(g) > GRID_MAX_WASTE or plain.length(plain.rows) < GRID_MIN_LENGTH:
         return None
     inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
     if g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups):
