@@ -1,6 +1,7 @@
 """Checks on array arguments shared by the ops: float dtype, matching dtypes, view-only reshapes."""
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def silent_float_errors(op):
+    """Run ``op`` without NumPy's floating-point warnings.  PyTorch's kernels let NaN and inf
+    propagate silently (``inf - inf`` inside a window is NaN, not a ``RuntimeWarning``), and the
+    ops' wide-grid positions that are computed and then dropped must not warn either."""
+    @functools.wraps(op)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return op(*args, **kwargs)
+    return quiet
 
 
 def as_array(value, name: str, op: str, allow_int: bool = False) -> np.ndarray:

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..arith.conv import ConvGeometry
-from ._arrays import scratch, view_as
+from ._arrays import scratch, silent_float_errors, view_as
 from .grid import GridPlan, conv_grid, plan_grid
 from .window import gather_windows, scatter_windows
 
@@ -102,6 +102,7 @@ def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
     return plain
 
 
+@silent_float_errors
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry) -> np.ndarray:
     """Convolution (cross-correlation, as in PyTorch) of a batched input.
 
@@ -146,6 +147,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     return out
 
 
+@silent_float_errors
 def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                            g: ConvGeometry) -> np.ndarray:
     """Transposed convolution of a batched input: the adjoint of :func:`conv_forward`.
@@ -256,6 +258,7 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
 
 # -- backward rules ---------------------------------------------------------------------------
 
+@silent_float_errors
 def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """``dL/dweight`` of :func:`conv_forward`: the correlation of the input's windows with the
     output gradient, ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``,
@@ -278,6 +281,7 @@ def _swap(g: ConvGeometry) -> ConvGeometry:
                                out_channels=g.in_channels, input_size=g.output_size, output_size=g.input_size)
 
 
+@silent_float_errors
 def conv_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, g: ConvGeometry,
                   needs: tuple[bool, bool, bool]):
     """Gradients of :func:`conv_forward` with respect to ``(x, weight, bias)`` (None where not needed).
@@ -291,6 +295,7 @@ def conv_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, g: Co
     return dx, dw, db
 
 
+@silent_float_errors
 def conv_transpose_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, g: ConvGeometry,
                             needs: tuple[bool, bool, bool]):
     """Gradients of :func:`conv_transpose_forward`: ``dx`` is the convolution of ``grad_out`` with

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factors
-from ._arrays import scratch
+from ._arrays import scratch, silent_float_errors
 from .window import tap_boxes
 
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
@@ -110,6 +110,7 @@ def max_pool_forward(x: np.ndarray, g: PoolGeometry, return_indices: bool = Fals
     return out, indices
 
 
+@silent_float_errors
 def avg_pool_forward(x: np.ndarray, g: PoolGeometry, count_include_pad: bool = True,
                      divisor_override: int | None = None) -> np.ndarray:
     """Average pooling ``x (B, C, *in) -> (B, C, *out)``: the window sum over in-bounds elements,
@@ -127,6 +128,7 @@ def _window_bounds(input_size: int, output_size: int) -> tuple[np.ndarray, np.nd
     return windows[:, 0], windows[:, 1]
 
 
+@silent_float_errors
 def adaptive_avg_pool_forward(x: np.ndarray, output_size: tuple[int, ...]) -> np.ndarray:
     """Adaptive average pooling ``(B, C, *in) -> (B, C, *output_size)``: window sums one
     dimension at a time (``np.add.reduceat`` over ``[start, end)`` pairs), divided once by
@@ -260,6 +262,7 @@ def _scatter_accumulate(grad: np.ndarray, indices: np.ndarray, input_shape: tupl
     return sums.astype(grad.dtype, copy=False).reshape(input_shape)
 
 
+@silent_float_errors
 def avg_pool_backward(grad: np.ndarray, g: PoolGeometry, input_shape: tuple[int, ...], count_include_pad: bool = True,
                       divisor_override: int | None = None) -> np.ndarray:
     """Adjoint of :func:`avg_pool_forward`: each window's gradient, divided by its divisor, is added
@@ -284,6 +287,7 @@ def _avg_pool_divisor(g: PoolGeometry, dtype, count_include_pad: bool, divisor_o
     return divisor
 
 
+@silent_float_errors
 def adaptive_avg_pool_backward(grad: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     """Adjoint of :func:`adaptive_avg_pool_forward`: divide by each window's size, then spread every
     window's gradient over the input elements it covers (one dimension at a time)."""

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._arrays import split_rows
+from ._arrays import silent_float_errors, split_rows
 
 __all__ = ["resize_forward", "resize_backward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 
@@ -102,7 +102,8 @@ def cubic_weights(in_size: int, out_size: int, align_corners: bool, scale: float
 def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype, cubic: bool):
     """``(indices (K, O), weights (K, O))`` of PyTorch's antialiased (PIL-style) resampling along one
     dimension: a triangle or cubic (A = -0.5) filter stretched by the scale when downsampling,
-    evaluated at the input pixel centres inside the support and normalized to sum 1."""
+    evaluated at the input pixel centres inside the support and normalized to sum 1.  Taps past an
+    output's support have index -1 and weight 0."""
     interp_size = 4 if cubic else 2
     step = _scale(in_size, out_size, align_corners, scale, ftype)
     support = ftype(interp_size * 0.5) * step if step >= 1.0 else ftype(interp_size * 0.5)
@@ -121,7 +122,8 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
     w = np.where(j < xsize[None, :], w, ftype(0)).astype(ftype)
     total = w.sum(axis=0, dtype=ftype)
     w = np.where(total != 0, w / np.where(total != 0, total, ftype(1)), w).astype(ftype)
-    indices = np.minimum(j + xmin[None, :], in_size - 1)
+    # PyTorch reads only the xsize taps inside the support: the others get index -1 (weight 0)
+    indices = np.where(j < xsize[None, :], np.minimum(j + xmin[None, :], in_size - 1), -1)
     return indices, w
 
 
@@ -133,7 +135,9 @@ def _resample_matrix(indices: np.ndarray, weights: np.ndarray, in_size: int, dty
     """The dense ``(O, I)`` matrix of a separable resampling (taps that hit the same source add up)."""
     out_size = indices.shape[1]
     matrix = np.zeros((out_size, in_size), dtype=dtype)
-    np.add.at(matrix, (np.broadcast_to(np.arange(out_size), indices.shape), indices), weights)
+    valid = indices >= 0
+    rows = np.broadcast_to(np.arange(out_size), indices.shape)
+    np.add.at(matrix, (rows[valid], indices[valid]), weights[valid])
     return matrix
 
 
@@ -149,7 +153,8 @@ def _along(x: np.ndarray, axis: int, matrix: np.ndarray) -> np.ndarray:
 
 
 def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``.
+    """Resize ``x`` along ``axis``: ``out[..., o, ...] = sum_k weights[k, o] * x[..., indices[k, o], ...]``
+    over the taps with ``indices[k, o] >= 0``.
 
     For finite inputs the taps are folded into a dense ``(O, I)`` matrix and applied as one
     GEMM (adding exact zeros changes nothing); a NaN or inf must stay local to its taps, as
@@ -160,9 +165,12 @@ def _apply(x: np.ndarray, axis: int, indices: np.ndarray, weights: np.ndarray) -
         return _along(x, axis, _resample_matrix(indices, weights, in_size, x.dtype))
     shape = [1] * x.ndim
     shape[axis] = out_size
-    out = np.take(x, indices[0], axis=axis) * weights[0].reshape(shape)
-    for k in range(1, indices.shape[0]):
-        out += np.take(x, indices[k], axis=axis) * weights[k].reshape(shape)
+    out = None
+    for k in range(indices.shape[0]):
+        term = np.take(x, np.maximum(indices[k], 0), axis=axis) * weights[k].reshape(shape)
+        if (indices[k] < 0).any():  # taps outside the support are not read at all (0 * inf is NaN)
+            term = np.where((indices[k] >= 0).reshape(shape), term, x.dtype.type(0))
+        out = term if out is None else np.add(out, term, out=out)
     return out
 
 
@@ -175,7 +183,8 @@ def _apply_transposed(grad: np.ndarray, axis: int, indices: np.ndarray, weights:
     flat = moved.reshape(-1, moved.shape[-1])
     dx = np.zeros((flat.shape[0], in_size), dtype=grad.dtype)
     for k in range(indices.shape[0]):
-        np.add.at(dx, (slice(None), indices[k]), flat * weights[k])
+        valid = indices[k] >= 0
+        np.add.at(dx, (slice(None), indices[k][valid]), flat[:, valid] * weights[k][valid])
     return np.moveaxis(dx.reshape(moved.shape[:-1] + (in_size,)), -1, axis)
 
 
@@ -201,6 +210,7 @@ def _taps_per_dim(input_shape, output_size, mode, align_corners, scales, antiali
     return taps
 
 
+@silent_float_errors
 def resize_backward(grad: np.ndarray, input_shape: tuple[int, ...], output_size: tuple[int, ...], mode: str,
                     align_corners: bool, scales: tuple[float | None, ...], antialias: bool = False) -> np.ndarray:
     """Adjoint of :func:`resize_forward` (every mode is linear in the input): apply the transposed
@@ -263,6 +273,7 @@ def _nearest(x: np.ndarray, index_per_dim: list[np.ndarray]) -> np.ndarray:
     return out.reshape(x.shape[:2] + tuple(len(idx) for idx in index_per_dim))
 
 
+@silent_float_errors
 def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align_corners: bool,
                    scales: tuple[float | None, ...], antialias: bool = False) -> np.ndarray:
     """Interpolate ``x (B, C, *in)`` to ``(B, C, *output_size)`` with a separable mode
