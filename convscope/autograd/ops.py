@@ -11,6 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..ops._arrays import silent_float_errors
 from .tensor import Tensor, as_data, make_result, unbroadcast
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
@@ -113,14 +114,19 @@ def sqrt(a) -> Tensor:
     return make_result(out, (a,), lambda g: (g / (2 * out),), "SqrtBackward")
 
 
+def _torch_sign(x: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1, and 0 for NaN as ``torch.sign`` (NumPy's sign is NaN there)."""
+    return np.where(np.isnan(x), x.dtype.type(0), np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
+
+
 def abs(a) -> Tensor:
     x = _t(a)
-    return make_result(np.abs(x), (a,), lambda g: (g * np.sign(x),), "AbsBackward")
+    return make_result(np.abs(x), (a,), lambda g: (g * _torch_sign(x),), "AbsBackward")
 
 
 def sign(a) -> Tensor:
     x = _t(a)
-    return make_result(np.sign(x), (a,), lambda g: (np.zeros_like(x),), "SignBackward")
+    return make_result(_torch_sign(x), (a,), lambda g: (np.zeros_like(x),), "SignBackward")
 
 
 def clamp(a, min=None, max=None) -> Tensor:
@@ -131,15 +137,17 @@ def clamp(a, min=None, max=None) -> Tensor:
         inside &= x >= min
     if max is not None:
         inside &= x <= max
-    return make_result(out, (a,), lambda g: (g * inside,), "ClampBackward")
+    return make_result(out, (a,), lambda g: (np.where(inside, g, g.dtype.type(0)),), "ClampBackward")
 
 
 def hardtanh(a, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """Clamp with PyTorch's ``hardtanh`` gradient: 1 strictly inside ``(min_val, max_val)``, else 0
     (``clamp`` passes the gradient at the bounds too)."""
     x = _t(a)
+    # NaN gets 0, as PyTorch's vectorized kernel (its scalar tail loop would pass the gradient)
     inside = (x > min_val) & (x < max_val)
-    return make_result(np.clip(x, min_val, max_val), (a,), lambda g: (g * inside,), "HardtanhBackward")
+    return make_result(np.clip(x, min_val, max_val), (a,), lambda g: (np.where(inside, g, g.dtype.type(0)),),
+                       "HardtanhBackward")
 
 
 def where(condition, a, b) -> Tensor:
@@ -319,7 +327,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def relu(a) -> Tensor:
     x = _t(a)
-    return make_result(np.maximum(x, 0), (a,), lambda g: (g * (x > 0),), "ReluBackward")
+    # backward selects, as PyTorch's threshold_backward (x <= 0 ? 0 : g): a NaN or inf gradient
+    # stops at x <= 0, and a NaN input passes its gradient
+    return make_result(np.maximum(x, 0), (a,), lambda g: (np.where(x <= 0, g.dtype.type(0), g),), "ReluBackward")
 
 
 def leaky_relu(a, negative_slope: float = 0.01) -> Tensor:
@@ -380,6 +390,11 @@ def randn(*shape, dtype=np.float32, requires_grad: bool = False, generator=None)
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     rng = generator or default_generator()
     return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+# PyTorch's tensor arithmetic never warns (inf - inf is NaN, 1/0 is inf, silently); neither do these.
+for _name in __all__:
+    globals()[_name] = silent_float_errors(globals()[_name])
 
 
 # -- Tensor methods and operators ---------------------------------------------------------------

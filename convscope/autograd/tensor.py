@@ -175,23 +175,24 @@ class Tensor:
                         stack.append((parent, False))
 
         grads: dict[int, np.ndarray] = {id(self): seed}
-        for tensor in reversed(order):
-            grad = grads.pop(id(tensor), None)
-            if grad is None:
-                continue
-            node = tensor._node
-            if node is None:
-                if tensor.requires_grad:
-                    tensor.grad = grad.copy() if tensor.grad is None else tensor.grad + grad
-                continue
-            for parent, parent_grad in zip(node.inputs, node.backward(grad)):
-                if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+        with np.errstate(all="ignore"):  # PyTorch's backward never warns about inf or NaN
+            for tensor in reversed(order):
+                grad = grads.pop(id(tensor), None)
+                if grad is None:
                     continue
-                if parent_grad.shape != parent.shape:
-                    raise AssertionError(f"internal error: {node.op} produced a gradient of shape "
-                                         f"{parent_grad.shape} for an input of shape {parent.shape}")
-                key = id(parent)
-                grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+                node = tensor._node
+                if node is None:
+                    if tensor.requires_grad:
+                        tensor.grad = grad.copy() if tensor.grad is None else tensor.grad + grad
+                    continue
+                for parent, parent_grad in zip(node.inputs, node.backward(grad)):
+                    if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                        continue
+                    if parent_grad.shape != parent.shape:
+                        raise AssertionError(f"internal error: {node.op} produced a gradient of shape "
+                                             f"{parent_grad.shape} for an input of shape {parent.shape}")
+                    key = id(parent)
+                    grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
 
     def zero_(self) -> "Tensor":
         self.data[...] = 0

@@ -169,7 +169,10 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     laid out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
     """
     classes = _subpixel_classes(g)
-    if all(conv_g is None or _grid_plan(conv_g, x.itemsize) is not None for _, conv_g, _ in classes):
+    # The sub-pixel convolutions also multiply the weights by zero padding; an inf weight would
+    # turn that into NaN where the scatter (and PyTorch) never forms the product.
+    if all(conv_g is None or _grid_plan(conv_g, x.itemsize) is not None for _, conv_g, _ in classes) \
+            and np.isfinite(weight).all():
         return _conv_transpose_subpixel(x, weight, bias, g, classes)
     batch, groups = x.shape[0], g.groups
     n = g.ndim

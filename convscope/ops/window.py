@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ._arrays import silent_float_errors
+
 __all__ = ["tap_range", "tap_boxes", "gather_windows", "scatter_windows"]
 
 
@@ -80,6 +82,7 @@ def gather_windows(x: np.ndarray, cols: np.ndarray, kernel_size: Sequence[int], 
     return cols
 
 
+@silent_float_errors
 def scatter_windows(cols: np.ndarray, y: np.ndarray, kernel_size: Sequence[int], stride: Sequence[int],
                     dilation: Sequence[int], pad_lo: Sequence[int], start0: int = 0) -> np.ndarray:
     """Add the windows in ``cols`` back onto ``y`` (col2im), the adjoint of :func:`gather_windows`.
