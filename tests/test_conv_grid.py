@@ -86,6 +86,7 @@ def test_plan_choice_on_benchmark_layers():
     assert plan((8, 256, 28, 28), (256, 256, 3, 3), padding=2, dilation=2) == "stacked"
     assert plan((8, 256, 4096), (256, 256, 3), padding=1) == "plain"
     assert plan((8, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1) is None   # 57 columns a sample
+    assert plan((128, 1, 28, 28), (16, 1, 5, 5), padding=2) is None                  # LeNet: 88 KiB a sample
 
 
 def test_single_tap_reads_the_phase_image_without_copy():
@@ -128,6 +129,7 @@ def _random_transposed_case(rng):
 def test_transposed_subpixel_matches_torch(seed, monkeypatch):
     monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))   # every phase takes the grid
     monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
+    monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
     taken = []
     original = conv._conv_transpose_subpixel
     monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
@@ -172,8 +174,8 @@ def test_transposed_layer_of_the_benchmark_takes_the_subpixel_path(monkeypatch):
     original = conv._conv_transpose_subpixel
     monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((1, 16, 28, 28)).astype(np.float32)
-    w = rng.standard_normal((16, 8, 4, 4)).astype(np.float32)
+    x = rng.standard_normal((1, 128, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((128, 64, 4, 4)).astype(np.float32)
     got = F.conv_transpose2d(x, w, stride=2, padding=1)
     ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).numpy()
     assert taken

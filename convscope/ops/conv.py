@@ -91,18 +91,25 @@ GRID_MAX_WASTE = 1.15
 #: Fewest GEMM columns per chunk for the grid, which multiplies one sample at a time: below this
 #: (3x3 512->512 s2 at 14x14: 57) the im2col path's GEMM over the whole batch is faster.
 GRID_MIN_LENGTH = 512
+#: Fewest bytes of columns per sample for the grid, whose NumPy calls per sample (a copy per tap)
+#: cost more than they save on small inputs: LeNet's 5x5 1->16 conv at 28x28 (88 KiB a sample)
+#: measured 7.1 ms on the grid against 3.9 ms by im2col for a batch of 128; 3x3 4->4 at 56x56
+#: (468 KiB) 1.75 ms against 2.86 ms.
+GRID_MIN_SAMPLE_BYTES = 256 * 2**10
 
 
 def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
     """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
-    little and its per-sample GEMMs are not too small; stacking the last dimension's taps into the GEMM's rows pays when the remaining
+    little and its per-sample work is not too small; stacking the last dimension's taps into the GEMM's rows pays when the remaining
     inner dimension ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a
     ``k_last``-fold smaller column copy for ``k_last - 1`` passes over the output).
     """
     plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False)
-    if plain.waste(g) > GRID_MAX_WASTE or plain.length(plain.rows) < GRID_MIN_LENGTH:
+    sample_bytes = g.in_channels * math.prod(g.kernel_size) * plain.length(g.output_size[0]) * itemsize
+    if plain.waste(g) > GRID_MAX_WASTE or plain.length(plain.rows) < GRID_MIN_LENGTH \
+            or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
     inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
     if g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups):
