@@ -121,7 +121,7 @@ def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...],
 
 
 def _gemm_operands(weight: np.ndarray, g: ConvGeometry, plan: GridPlan):
-    """``[(phase of dimension 0 or None, its taps, weight matrix)]``: one GEMM each.
+    """``[(phase of the last dimension or None, its taps, weight matrix)]``: one GEMM each.
 
     Stacked: rows ``(last tap, c_out)`` by columns ``(c_in, front taps)``, one GEMM per phase of
     the last dimension; plain: the weight's own ``(c_out, (c_in, taps))`` layout."""
