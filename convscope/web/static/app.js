@@ -3,6 +3,9 @@
 const $ = (id) => document.getElementById(id);
 const CELL = 26;
 let anim = null, frame = 0, timer = null;
+// Change events can overlap (a field's change, then another's): only the latest refresh may draw,
+// and a refresh with the parameters already shown keeps the frame the user stepped to.
+let generation = 0, shown = "";
 
 function query() {
   const p = new URLSearchParams();
@@ -25,6 +28,7 @@ async function getJSON(url, options) {
 
 async function refresh() {
   const p = query();
+  const key = p.toString(), mine = ++generation;
   const op = p.get("op");
   const shapeQuery = new URLSearchParams(p);
   shapeQuery.set("input", "1x1x" + p.get("input"));  // one sample, one channel
@@ -32,6 +36,7 @@ async function refresh() {
   try {
     if (op !== "max_unpool2d") {
       const s = await getJSON("/api/shape?" + shapeQuery.toString());
+      if (mine !== generation) return;
       $("output-shape").textContent = "(" + s.output_shape.join(", ") + ")";
       $("params-count").textContent = s.params.toLocaleString();
       $("macs").textContent = s.macs.toLocaleString();
@@ -40,11 +45,14 @@ async function refresh() {
       $("rf").textContent = rf ? `size ${rf.size.join("x")}, jump ${rf.jump.join("x")}, start ${rf.start.join(", ")}` : "-";
       $("formula").textContent = s.formula.join("\n");
     }
-    anim = await getJSON("/api/animation?" + p.toString());
-    frame = 0;
+    const next = await getJSON("/api/animation?" + p.toString());
+    if (mine !== generation) return;
+    frame = key === shown ? Math.min(frame, next.frames.length - 1) : 0;
+    anim = next;
+    shown = key;
     draw();
   } catch (error) {
-    $("error").textContent = error.message;
+    if (mine === generation) $("error").textContent = error.message;
   }
 }
 
