@@ -17,10 +17,11 @@ these paths (chosen per call from the geometry alone):
 
 Memory: column buffers are processed in chunks of whole samples, or of rows along the first
 spatial dimension when one sample's buffer is larger than ``CHUNK_BYTES``; the grid holds at
-most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of padded input
-(or one output row's worth when that is more).  The extra memory beyond input and output is
-thus bounded independently of the image size (measured: a 3x3 conv of 1x16x4096x4096 float32,
-1 GiB in and out, peaks at 2.1 GiB resident).
+most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of padded input,
+or one output row's worth when that is more (a row is a whole plane of a 3-d volume).  The
+extra memory beyond input and output thus grows with the trailing dimensions only, not with
+the batch or the first dimension (measured: a 3x3 conv of 1x16x4096x4096 float32, 1 GiB in and
+out, peaks at 2.1 GiB resident).
 """
 from __future__ import annotations
 
