@@ -87,3 +87,39 @@ def test_output_padding_from_output_size():
 def test_geometry_reports_too_small_input():
     with pytest.raises(ValueError, match=r"padded input size \(5, 6\) is smaller than the dilated kernel"):
         arith.conv_geometry((1, 3, 5, 6), (4, 3, 7, 3), n=2)
+
+
+# -- stride phases and sub-pixel phases (the grid's and the sub-pixel transposed convolution's arithmetic)
+
+@pytest.mark.parametrize("k,s,d", [(k, s, d) for k in (1, 2, 3, 4, 7) for s in (1, 2, 3, 4) for d in (1, 2, 3)])
+def test_tap_phases_rewrite_the_index_law(k, s, d):
+    """``s*y + t*d == s*(y + offset) + phase`` for every tap and output, with ``0 <= phase < s``."""
+    phase, offset = arith.tap_phases(k, s, d)
+    for t in range(k):
+        assert 0 <= phase[t] < s
+        for y in range(5):
+            assert s * y + t * d == s * (y + offset[t]) + phase[t]
+
+
+@pytest.mark.parametrize("i,k,s,d,p,op", [(i, k, s, d, p, op) for i in (1, 2, 5) for k in (1, 2, 3, 4)
+                                          for s in (1, 2, 3) for d in (1, 2) for p in (0, 1, 3)
+                                          for op in range(max(s, d))
+                                          if arith.conv_transpose_output_size(i, k, s, (p, p), d, op) > 0])
+def test_subpixel_phases_compute_the_transposed_convolution(i, k, s, d, p, op):
+    """Brute force: the correlations of the phases give every output exactly the products
+    ``x[i'] * w[t]`` with ``o + p = i'*s + t*d``, and cover every output once."""
+    o = arith.conv_transpose_output_size(i, k, s, (p, p), d, op)
+    expected = [sorted((ii, t) for ii in range(i) for t in range(k) if out + p == ii * s + t * d)
+                for out in range(o)]
+    got = [None] * o
+    for phase in arith.subpixel_phases(i, o, k, s, d, p):
+        lo, _ = phase.padding
+        for u in range(phase.count):
+            out = phase.start + u * s
+            assert got[out] is None, "an output in two phases"
+            # correlation: tap tau reads input u - lo + tau*dilation (outside [0, i): padding)
+            got[out] = sorted((u - lo + tau * phase.dilation, t) for tau, t in enumerate(phase.taps)
+                              if 0 <= u - lo + tau * phase.dilation < i)
+            window_end = u - lo + phase.dilation * (len(phase.taps) - 1)
+            assert not phase.taps or window_end <= i - 1 + phase.padding[1], "padding too small"
+    assert got == expected

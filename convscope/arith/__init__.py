@@ -6,7 +6,8 @@ calculator share one source of truth.
 from .conv import (ConvGeometry, conv_geometry, conv_macs, conv_output_shape, conv_output_size,
                    conv_param_count, conv_transpose_macs, conv_transpose_output_padding,
                    conv_transpose_output_shape, conv_transpose_output_size, effective_kernel_size,
-                   macs, param_count, sliding_block_shape, zero_insertion)
+                   macs, param_count, sliding_block_shape, SubpixelPhase, subpixel_phases, tap_phases,
+                   zero_insertion)
 from .derive import (conv_size_derivation, conv_transpose_size_derivation, interpolate_size_derivation,
                      param_derivation, parameter_comparison, pool_size_derivation)
 from .design import Design, DesignError, design, size_preserving_paddings
@@ -23,7 +24,7 @@ __all__ = [
     "ConvGeometry", "conv_geometry", "conv_macs", "conv_output_shape", "conv_output_size",
     "conv_param_count", "conv_transpose_macs", "conv_transpose_output_padding",
     "conv_transpose_output_shape", "conv_transpose_output_size", "effective_kernel_size",
-    "macs", "param_count", "sliding_block_shape", "zero_insertion", "PaddingPairs", "normalize_padding", "ntuple", "same_padding",
+    "macs", "param_count", "sliding_block_shape", "zero_insertion", "SubpixelPhase", "subpixel_phases", "tap_phases", "PaddingPairs", "normalize_padding", "ntuple", "same_padding",
     "linear_param_count", "linear_macs", "batch_norm_param_count",
     "pool_output_size", "pool_geometry", "avg_pool_divisor_factors", "adaptive_windows", "adaptive_output_shape",
     "max_unpool_output_size", "max_unpool_output_shape", "interpolate_output_shape", "pixel_shuffle_output_shape",

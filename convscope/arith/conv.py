@@ -19,7 +19,8 @@ __all__ = [
     "effective_kernel_size", "conv_output_size", "conv_output_shape",
     "conv_transpose_output_size", "conv_transpose_output_shape", "conv_transpose_output_padding",
     "param_count", "conv_param_count", "macs", "conv_macs", "conv_transpose_macs",
-    "ConvGeometry", "conv_geometry", "sliding_block_shape", "zero_insertion",
+    "ConvGeometry", "conv_geometry", "sliding_block_shape", "zero_insertion", "tap_phases", "SubpixelPhase",
+    "subpixel_phases",
 ]
 
 
@@ -359,3 +360,62 @@ def zero_insertion(input_size: int, kernel_size: int, stride: int = 1, padding: 
     """
     extent = dilation * (kernel_size - 1)
     return (input_size - 1) * stride + 1, extent - padding[0], extent - padding[1] + output_padding
+
+
+def tap_phases(kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Along one dimension of a convolution: for each tap ``t``, the stride phase it reads,
+    ``(t*d) mod s``, and its offset inside that phase, ``(t*d) // s``.  Output ``y`` reads input
+    ``s*y + t*d = s*(y + offset) + phase``: a strided convolution is a stride-1 convolution of
+    each phase (every ``s``-th input, from ``phase``) with the taps that fall on it.
+
+    >>> tap_phases(3, stride=2)           # taps 0 and 2 read the even inputs, tap 1 the odd ones
+    ((0, 1, 0), (0, 0, 1))
+    """
+    return (tuple((t * dilation) % stride for t in range(kernel_size)),
+            tuple((t * dilation) // stride for t in range(kernel_size)))
+
+
+@dataclass(frozen=True)
+class SubpixelPhase:
+    """The outputs ``start, start + s, ...`` (``count`` of them) of one dimension of a transposed
+    convolution, as a stride-1 correlation of the input: kernel taps ``taps`` (in correlation order;
+    empty when no tap reaches these outputs), dilation ``dilation`` and padding ``padding`` (a
+    negative amount crops)."""
+
+    start: int
+    count: int
+    taps: tuple[int, ...]
+    dilation: int
+    padding: tuple[int, int]
+
+
+def subpixel_phases(input_size: int, output_size: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                    padding_low: int = 0) -> list[SubpixelPhase]:
+    """One dimension of a transposed convolution as ``stride`` stride-1 correlations (sub-pixel
+    convolution), one per output phase.
+
+    Output ``o`` receives tap ``t`` of input ``i`` where ``o + p_lo = i*s + t*d``.  The outputs with
+    ``(o + p_lo) mod s = rho`` receive only the taps with ``t*d mod s = rho``, and output
+    ``v = (o + p_lo) // s`` of them reads input ``v - (t*d) // s``.  Those taps are evenly spaced,
+    ``d / gcd(s, d)`` apart in the input, so read in reverse order they form an ordinary correlation.
+    Phases without outputs are left out.
+
+    >>> [(p.start, p.count, p.taps, p.padding) for p in subpixel_phases(3, 6, 4, stride=2, padding_low=1)]
+    [(1, 3, (2, 0), (0, 1)), (0, 3, (3, 1), (1, 0))]
+    """
+    phases = []
+    for rho in range(stride):
+        first, last = -((rho - padding_low) // stride), (output_size - 1 + padding_low - rho) // stride
+        count = last - first + 1
+        if count <= 0:
+            continue
+        start = stride * first + rho - padding_low
+        taps = tuple(t for t in range(kernel_size) if (t * dilation) % stride == rho)[::-1]
+        if not taps:
+            phases.append(SubpixelPhase(start, count, (), 1, (0, 0)))
+            continue
+        step = dilation // math.gcd(stride, dilation)
+        low = (taps[0] * dilation) // stride - first
+        high = (count - 1) - low + step * (len(taps) - 1) - (input_size - 1)
+        phases.append(SubpixelPhase(start, count, taps, step, (low, high)))
+    return phases

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..arith.conv import ConvGeometry
+from ..arith.conv import ConvGeometry, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
 from .grid import GridPlan, conv_grid, plan_grid
 from .window import gather_windows, scatter_windows
@@ -210,48 +210,26 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
 
 
 def _subpixel_classes(g: ConvGeometry) -> list[tuple[tuple[slice, ...], ConvGeometry | None, tuple]]:
-    """A transposed convolution as ``prod(stride)`` stride-1 convolutions, one per output phase.
-
-    Along one dimension, output ``o`` receives tap ``t`` of input ``i`` where ``o + p_lo = i*s + t*d``.
-    The outputs with ``(o + p_lo) mod s = rho`` (every ``s``-th one, from ``o_start``) receive only the
-    taps with ``t*d mod s = rho``, and output ``v = (o + p_lo) // s`` of them reads input
-    ``v - (t*d) // s``.  Those taps are evenly spaced, so, read in reverse order, they form an ordinary
-    correlation with dilation ``d / gcd(s, d)`` and padding ``(t_last*d)//s - v_first`` (negative: a crop).
+    """A transposed convolution as ``prod(stride)`` stride-1 convolutions, one per output phase
+    (:func:`convscope.arith.subpixel_phases` per dimension).
 
     Returns, per output phase combination, the output's strided slices, the equivalent convolution's
     geometry (None where no tap reaches the phase: it holds only the bias) and its taps per dimension.
     """
-    per_dim = []
-    for s, d, k, (p_lo, _), size_in, size_out in zip(g.stride, g.dilation, g.kernel_size, g.padding,
-                                                    g.input_size, g.output_size):
-        classes = []
-        for rho in range(s):
-            v_first, v_last = -((rho - p_lo) // s), (size_out - 1 + p_lo - rho) // s
-            count = v_last - v_first + 1
-            if count <= 0:
-                continue
-            start = s * v_first + rho - p_lo
-            where = slice(start, start + s * (count - 1) + 1, s)
-            taps = [t for t in range(k) if (t * d) % s == rho][::-1]
-            if not taps:
-                classes.append((where, count, None))
-                continue
-            dilation = d // math.gcd(s, d)
-            pad_lo = (taps[0] * d) // s - v_first
-            pad_hi = (count - 1) - pad_lo + dilation * (len(taps) - 1) - (size_in - 1)
-            classes.append((where, count, (taps, dilation, (pad_lo, pad_hi))))
-        per_dim.append(classes)
+    per_dim = [subpixel_phases(i, o, k, s, d, lo) for i, o, k, s, d, (lo, _) in
+               zip(g.input_size, g.output_size, g.kernel_size, g.stride, g.dilation, g.padding)]
     result = []
     for combo in itertools.product(*per_dim):
-        where = tuple(c[0] for c in combo)
-        if any(c[2] is None for c in combo):
+        where = tuple(slice(p.start, p.start + g.stride[j] * (p.count - 1) + 1, g.stride[j])
+                      for j, p in enumerate(combo))
+        if any(not p.taps for p in combo):
             result.append((where, None, ()))
             continue
         conv_g = dataclasses.replace(
-            g, transposed=False, kernel_size=tuple(len(c[2][0]) for c in combo), stride=(1,) * g.ndim,
-            dilation=tuple(c[2][1] for c in combo), padding=tuple(c[2][2] for c in combo),
-            output_padding=(0,) * g.ndim, output_size=tuple(c[1] for c in combo))
-        result.append((where, conv_g, tuple(c[2][0] for c in combo)))
+            g, transposed=False, kernel_size=tuple(len(p.taps) for p in combo), stride=(1,) * g.ndim,
+            dilation=tuple(p.dilation for p in combo), padding=tuple(p.padding for p in combo),
+            output_padding=(0,) * g.ndim, output_size=tuple(p.count for p in combo))
+        result.append((where, conv_g, tuple(p.taps for p in combo)))
     return result
 
 

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..arith.conv import ConvGeometry
+from ..arith.conv import ConvGeometry, tap_phases
 from ._arrays import scratch, view_as
 
 __all__ = ["GridPlan", "plan_grid", "conv_grid"]
@@ -79,8 +79,7 @@ def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
     ``chunk_bytes`` each, phase images of at most about ``canvas_bytes`` (default 4x that),
     or one output row's worth when that is more."""
     canvas_bytes = 4 * chunk_bytes if canvas_bytes is None else canvas_bytes
-    phase = tuple(tuple((t * d) % s for t in range(k)) for k, s, d in zip(g.kernel_size, g.stride, g.dilation))
-    shift = tuple(tuple((t * d) // s for t in range(k)) for k, s, d in zip(g.kernel_size, g.stride, g.dilation))
+    phase, shift = zip(*(tap_phases(k, s, d) for k, s, d in zip(g.kernel_size, g.stride, g.dilation)))
     extent = tuple(o + max(a) for o, a in zip(g.output_size, shift))
     pitch_bytes = math.prod(extent[1:]) * itemsize
     halo, out_rows = max(shift[0]), g.output_size[0]
