@@ -24,7 +24,7 @@ def _random_case(rng, dtype):
     d = tuple(int(v) for v in rng.integers(1, 3, n))
     pad = tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(n))
     size = tuple(int((kk - 1) * dd + 1 + rng.integers(0, 8)) for kk, dd in zip(k, d))
-    x = rng.standard_normal((int(rng.integers(1, 3)), cin) + size).astype(dtype)
+    x = rng.standard_normal((int(rng.integers(1, 6)), cin) + size).astype(dtype)
     w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
     b = rng.standard_normal(cout).astype(dtype) if rng.random() < 0.5 else None
     return n, x, w, b, dict(stride=s, padding=pad, dilation=d, groups=groups)
@@ -48,11 +48,31 @@ def test_grid_matches_torch(seed, stacked):
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     # budgets: whole samples; about one row per GEMM; one row per GEMM and per canvas fill
     for chunk_bytes, canvas_bytes in ((1 << 23, None), (1 << 10, 1 << 14), (1, 1)):
-        plan = grid.plan_grid(g, x.itemsize, chunk_bytes, stacked, canvas_bytes)
+        plan = grid.plan_grid(g, x.itemsize, chunk_bytes, stacked, canvas_bytes, batch=x.shape[0])
         assert plan.slab_rows % plan.rows == 0 or plan.slab_rows == g.output_size[0]
         out = np.full(ref.shape, np.nan, dtype=dtype)
         grid.conv_grid(x, w, b, g, out, plan)
         np.testing.assert_allclose(out, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
+
+
+@pytest.mark.parametrize("batch", [2, 5, 7])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_samples_side_by_side(batch, stacked, monkeypatch):
+    """Small maps put several samples side by side along the last dimension, one GEMM for all (the
+    batch's last group may hold fewer: two samples per GEMM here)."""
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, 9, 7, 10))
+    w = rng.standard_normal((4, 3, 3, 2, 3))
+    b = rng.standard_normal(4)
+    kw = dict(stride=(1, 2, 1), padding=((1, 0), (1, 1), (2, 1)), dilation=(1, 1, 2), groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=3, **kw)
+    one = grid.plan_grid(g, x.itemsize, 1 << 23, stacked)
+    monkeypatch.setattr(grid, "FOLD_LENGTH", 2 * one.rows * one.pitch)
+    plan = grid.plan_grid(g, x.itemsize, 1 << 23, stacked, batch=batch)
+    assert plan.samples == 2 and plan.rows == g.output_size[0]
+    out = np.full((batch, 4) + g.output_size, np.nan)
+    grid.conv_grid(x, w, b, g, out, plan)
+    np.testing.assert_allclose(out, _torch_conv(3, x, w, b, kw), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -96,10 +96,10 @@ GRID_MIN_LENGTH = 512
 #: cost more than they save on small inputs: LeNet's 5x5 1->16 conv at 28x28 (88 KiB a sample)
 #: measured 7.1 ms on the grid against 3.9 ms by im2col for a batch of 128; 3x3 4->4 at 56x56
 #: (468 KiB) 1.75 ms against 2.86 ms.
-GRID_MIN_SAMPLE_BYTES = 256 * 2**10
+GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 
 
-def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
+def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1) -> GridPlan | None:
     """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
@@ -107,14 +107,14 @@ def _grid_plan(g: ConvGeometry, itemsize: int) -> GridPlan | None:
     inner dimension ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a
     ``k_last``-fold smaller column copy for ``k_last - 1`` passes over the output).
     """
-    plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False)
-    sample_bytes = g.in_channels * math.prod(g.kernel_size) * plain.length(g.output_size[0]) * itemsize
+    plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False, batch=batch)
+    sample_bytes = g.in_channels * math.prod(g.kernel_size) * g.output_size[0] * math.prod(plain.extent[1:]) * itemsize
     if plain.waste(g) > GRID_MAX_WASTE or plain.length(plain.rows) < GRID_MIN_LENGTH \
             or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
     inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
     if g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups):
-        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True)
+        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch)
     return plain
 
 
@@ -145,7 +145,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _add_bias(out, bias)
         return out
 
-    plan = _grid_plan(g, x.itemsize)
+    plan = _grid_plan(g, x.itemsize, x.shape[0])
     if plan is not None:
         conv_grid(x, weight, bias, g, out, plan)
         return out
@@ -179,7 +179,7 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     classes = _subpixel_classes(g)
     # The sub-pixel convolutions also multiply the weights by zero padding; an inf weight would
     # turn that into NaN where the scatter (and PyTorch) never forms the product.
-    if all(conv_g is None or _grid_plan(conv_g, x.itemsize) is not None for _, conv_g, _ in classes) \
+    if all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0]) is not None for _, conv_g, _ in classes) \
             and np.isfinite(weight).all():
         return _conv_transpose_subpixel(x, weight, bias, g, classes)
     batch, groups = x.shape[0], g.groups
@@ -249,7 +249,7 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
             target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
-        conv_grid(x, w, bias, conv_g, target, _grid_plan(conv_g, x.itemsize))
+        conv_grid(x, w, bias, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0]))
     return out
 
 
