@@ -93,9 +93,9 @@ GRID_MAX_WASTE = 1.15
 #: (3x3 512->512 s2 at 14x14: 57) the im2col path's GEMM over the whole batch is faster.
 GRID_MIN_LENGTH = 512
 #: Fewest bytes of columns per sample for the grid, whose NumPy calls per sample (a copy per tap)
-#: cost more than they save on small inputs: LeNet's 5x5 1->16 conv at 28x28 (88 KiB a sample)
-#: measured 7.1 ms on the grid against 3.9 ms by im2col for a batch of 128; 3x3 4->4 at 56x56
-#: (468 KiB) 1.75 ms against 2.86 ms.
+#: cost more than they save on small inputs.  Measured for a batch of 128, grid against im2col
+#: (samples side by side): 5x5 1->16 at 28x28 (88 KiB a sample) 3.8 vs 3.0 ms, 3x3 4->16 at 28x28
+#: (118 KiB) 2.8 vs 2.6 ms, 3x3 16->16 at 16x16 (162 KiB) 3.3 vs 4.4 ms.
 GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 
 
