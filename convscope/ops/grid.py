@@ -33,6 +33,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry, tap_phases
 from ._arrays import scratch, view_as
+from .window import tap_range
 
 __all__ = ["GridPlan", "plan_grid", "conv_grid"]
 
@@ -121,14 +122,6 @@ def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
     return GridPlan(phase, shift, extent, stacked, rows, slab_rows, samples)
 
 
-def _filled_range(u0: int, u1: int, r: int, s: int, lo: int, size: int) -> tuple[int, int]:
-    """The phase-image positions ``u`` in ``[u0, u1)`` whose input coordinate ``s*u + r - lo`` lies
-    in ``[0, size)``, as a clipped ``[first, stop)`` (empty when ``first >= stop``)."""
-    first = max(u0, -((r - lo) // s))          # ceil((lo - r) / s)
-    stop = min(u1, (size - 1 + lo - r) // s + 1)
-    return first, max(first, stop)
-
-
 def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...], u0: int, g: ConvGeometry) -> None:
     """Write phase ``combo`` of the zero-padded ``sample`` (C, *in), first-dimension positions from
     ``u0`` on, into ``canvas`` (C, rows, *extent[1:]); positions in the padding become 0."""
@@ -136,7 +129,8 @@ def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...],
     for j, (r, s, (lo, _), size, extent) in enumerate(zip(combo, g.stride, g.padding, g.input_size,
                                                          canvas.shape[1:])):
         start = u0 if j == 0 else 0
-        first, stop = _filled_range(start, start + extent, r, s, lo, size)
+        # phase position u holds input s*u + r - lo: the positions inside the input
+        first, stop = tap_range(start, start + extent, r - lo, s, size)
         if first >= stop:
             canvas[...] = 0
             return
