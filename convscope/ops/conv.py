@@ -89,8 +89,8 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
 #: stride-phase grid is used; small feature maps (3x3 at 7x7: 29% waste) keep the plain im2col.
 GRID_MAX_WASTE = 1.15
-#: Fewest GEMM columns per chunk for the grid, which multiplies one sample at a time: below this
-#: (3x3 512->512 s2 at 14x14: 57) the im2col path's GEMM over the whole batch is faster.
+#: Fewest GEMM columns per chunk for the grid (samples side by side included): below this
+#: (3x3 512->512 s2 at 14x14: 57 a sample) the im2col path's GEMM over the whole batch is faster.
 GRID_MIN_LENGTH = 512
 #: Fewest bytes of columns per sample for the grid, whose NumPy calls per sample (a copy per tap)
 #: cost more than they save on small inputs.  Measured for a batch of 128, grid against im2col
@@ -103,12 +103,14 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1) -> GridPlan | Non
     """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
-    little and its per-sample work is not too small; stacking the last dimension's taps into the GEMM's rows pays when the remaining
-    inner dimension ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a
-    ``k_last``-fold smaller column copy for ``k_last - 1`` passes over the output).
+    little and its per-sample work is not too small; stacking the last dimension's taps into the
+    GEMM's rows pays when the remaining inner dimension ``C_in/G * prod(k[:-1])`` is at least twice
+    ``C_out/G`` (it trades a ``k_last``-fold smaller column copy for ``k_last - 1`` passes over
+    the output).
     """
     plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False, batch=batch)
-    sample_bytes = g.in_channels * math.prod(g.kernel_size) * g.output_size[0] * math.prod(plain.extent[1:]) * itemsize
+    sample_columns = g.output_size[0] * math.prod(plain.extent[1:])
+    sample_bytes = g.in_channels * math.prod(g.kernel_size) * sample_columns * itemsize
     if plain.waste(g) > GRID_MAX_WASTE or plain.length(plain.rows) < GRID_MIN_LENGTH \
             or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
