@@ -20,8 +20,13 @@ extra work is computed.  This copies ``k_last`` times fewer columns and gives Op
 product it runs fastest (measured on the 3x3 64->64 layer at 56x56: 438 GFLOP/s for 192x192 @
 192x3480 against 266 for 64x576 @ 576x3364), at the price of ``k_last - 1`` additions over the output.
 
-Memory: per chunk of output rows of one sample, a canvas of the phase images' rows it reads, the
-columns and the product, each held under about ``chunk_bytes``.
+Samples side by side.  For small feature maps (and tall stacked GEMMs) several samples' phase
+images sit side by side along the last dimension of one canvas, so one GEMM and one copy per tap
+serve them all; each sample keeps its own padding, so the extra positions per row stay the same.
+
+Memory: per chunk of output rows (or of samples side by side), a canvas of the phase images' rows
+it reads, the columns and the product: about ``chunk_bytes`` each for columns and product and
+``canvas_bytes`` for the canvas, or one output row's worth when that is more.
 """
 from __future__ import annotations
 
