@@ -742,6 +742,13 @@ def linear(input, weight, bias=None):
     return out if any_tensor(input, weight, bias) else out.data
 
 
+
+def _channel_sums(x: np.ndarray) -> np.ndarray:
+    """Per-channel sums of ``(N, C, *)`` as PyTorch's batch-norm kernels take them: each sample's
+    plane in the input's dtype, the planes' sums accumulated in float64."""
+    return x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2).sum(axis=0, dtype=np.float64)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
                momentum: float | None = 0.1, eps: float = 1e-5):
     """Batch normalization over ``(N, C, *)``: per channel ``(x - mean) / sqrt(var + eps) * weight + bias``.
@@ -749,6 +756,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Training uses the batch's mean and biased variance and updates the running statistics in
     place: ``running = (1 - momentum) * running + momentum * batch`` (with the *unbiased* batch
     variance, as PyTorch does); evaluation uses the running statistics.
+
+    Statistics follow PyTorch's CPU kernel (``aten/src/ATen/native/cpu/batch_norm_kernel.cpp``): they
+    are accumulated in float64 (its ``acc_type`` of float) and stored in the input's dtype, and the
+    variance ``sum((x - mean)^2)`` is taken around the rounded mean.  A channel whose values are all
+    equal thus has exactly that mean and normalizes to ``bias``, not to float32 rounding noise
+    magnified by ``1/sqrt(eps)``.  PyTorch writes the output as one fused multiply-add
+    ``x * (invstd * weight) + (bias - mean * invstd * weight)``; ``(x - mean) * invstd * weight + bias``
+    is as accurate (both round the result once where the terms cancel) without a float64 pass.
     """
     x = as_float_array(as_data(input), "input", "batch_norm")
     if x.ndim < 2:
@@ -760,34 +775,52 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {x.shape}")
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
-        if running_mean is not None and momentum is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-            running_var *= 1 - momentum
-            running_var += momentum * var * (count / (count - 1))
+        mean = (x.sum(axis=axes, dtype=np.float64) / count).astype(x.dtype)
+        centered = x - mean.reshape(shape)
+        # PyTorch keeps the sum of squares in the input's dtype (a float32 tensor for float32)
+        var_sum = _channel_sums(np.square(centered, out=centered)).astype(x.dtype)
+        del centered
+        inv_std = (1.0 / np.sqrt((var_sum / x.dtype.type(count)).astype(np.float64) + eps)).astype(x.dtype)
+        if momentum is not None:
+            if running_mean is not None:
+                running_mean[...] = momentum * mean.astype(np.float64) + (1 - momentum) * running_mean.astype(np.float64)
+            if running_var is not None:
+                unbiased = (var_sum / x.dtype.type(count - 1)).astype(np.float64)
+                running_var[...] = momentum * unbiased + (1 - momentum) * running_var.astype(np.float64)
     else:
-        mean, var = np.asarray(running_mean, dtype=x.dtype), np.asarray(running_var, dtype=x.dtype)
-    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        mean = np.asarray(running_mean, dtype=x.dtype)
+        one = x.dtype.type(1)
+        inv_std = one / np.sqrt(np.asarray(running_var, dtype=x.dtype) + x.dtype.type(eps))
     w = None if weight is None else as_data(weight)
     b = None if bias is None else as_data(bias)
-    out = x_hat * w.reshape(shape) if w is not None else x_hat.copy()
+    out = x - mean.reshape(shape)
+    out *= inv_std.reshape(shape)
+    if w is not None:
+        out *= w.reshape(shape)
     if b is not None:
         out += b.reshape(shape)
 
     def backward(grad):
-        dw = (grad * x_hat).sum(axis=axes) if _needs(weight)[0] else None
-        db = grad.sum(axis=axes) if _needs(bias)[0] else None
+        # PyTorch's batch_norm_cpu_backward: sums of grad and of (x - mean) * grad in float64, then
+        # dx = (grad - mean(grad) - (x - mean) * k) * invstd * weight with k = dot * invstd^2 / N
+        centered = x - mean.reshape(shape)
+        grad_sum = _channel_sums(grad)
+        dot = _channel_sums(np.multiply(centered, grad))
+        dw = (dot * inv_std).astype(x.dtype) if _needs(weight)[0] else None
+        db = grad_sum.astype(x.dtype) if _needs(bias)[0] else None
         dx = None
         if _needs(input)[0]:
-            g_hat = grad * w.reshape(shape) if w is not None else grad
             if training:  # the batch statistics depend on x too
-                dx = inv_std.reshape(shape) * (g_hat - g_hat.mean(axis=axes, keepdims=True)
-                                               - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+                k = (dot * inv_std.astype(np.float64) ** 2 / count).astype(x.dtype)
+                grad_mean = (grad_sum / count).astype(x.dtype)
+                centered *= k.reshape(shape)
+                dx = grad - grad_mean.reshape(shape)
+                dx -= centered
+                dx *= inv_std.reshape(shape)
             else:
-                dx = g_hat * inv_std.reshape(shape)
+                dx = grad * inv_std.reshape(shape)
+            if w is not None:
+                dx *= w.reshape(shape)
         return dx, dw, db
     return _wrap(out, (input, weight, bias), backward, "NativeBatchNormBackward")
 

@@ -1195,6 +1195,43 @@ def test_batch_norm_module_running_stats_and_grads(momentum, affine):
     assert int(ours.num_batches_tracked) == 4
 
 
+@pytest.mark.parametrize("shape", [(5, 3, 3), (4, 3, 5, 6), (2, 3, 2, 3, 4)])
+def test_batch_norm_float32_constant_and_offset_channels(shape):
+    """float32 statistics as PyTorch takes them (accumulated in float64): a channel of equal values
+    has exactly that mean, so it normalizes to ``bias`` exactly (the fuzzer's case: a float32 mean off
+    by rounding came out as noise times ``1/sqrt(eps)``; torch's fused ``x * alpha + beta`` is within
+    about 1e-4 of ``bias``, which the error bound below allows); a channel with a
+    large offset and a small spread is normalized at least as accurately as torch does it, both
+    measured against the float64 result of the same float32 input."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[:, 0] = np.float32(3.7)                                    # constant
+    x[:, 1] = (1000 + 1e-3 * rng.standard_normal(x[:, 1].shape)).astype(np.float32)  # offset, small spread
+    w = rng.standard_normal(3).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    G = rng.standard_normal(shape).astype(np.float32)
+    xo, wo, bo = (Tensor(v, requires_grad=True) for v in (x, w, b))
+    out = CF.batch_norm(xo, None, None, wo, bo, True, 0.1, 1e-5)
+    out.backward(G)
+    xt32, wt32, bt32 = (torch.from_numpy(v).requires_grad_() for v in (x, w, b))
+    tout32 = F.batch_norm(xt32, None, None, wt32, bt32, True, 0.1, 1e-5)
+    tout32.backward(torch.from_numpy(G))
+    x64, w64, b64 = (torch.from_numpy(v).double().requires_grad_() for v in (x, w, b))
+    exact = F.batch_norm(x64, None, None, w64, b64, True, 0.1, 1e-5)
+    exact.backward(torch.from_numpy(G).double())
+    assert out.data.dtype == np.float32
+    np.testing.assert_array_equal(out.data[:, 0], np.full_like(out.data[:, 0], b[0]))
+    for ours, theirs, truth, what in [(out.data, tout32.detach(), exact.detach(), "output"),
+                                      (xo.grad, xt32.grad, x64.grad, "grad of input"),
+                                      (wo.grad, wt32.grad, w64.grad, "grad of weight"),
+                                      (bo.grad, bt32.grad, b64.grad, "grad of bias")]:
+        truth = truth.numpy()
+        our_error = np.abs(ours.astype(np.float64) - truth).max()
+        torch_error = np.abs(theirs.numpy().astype(np.float64) - truth).max()
+        scale = np.abs(truth).max()
+        assert our_error <= 2 * torch_error + 1e-6 * scale, (what, shape, our_error, torch_error, scale)
+
+
 # --------------------------------------------------------------------------- losses
 
 CE_CASES = [
