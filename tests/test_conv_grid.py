@@ -219,3 +219,96 @@ def test_small_transposed_layers_take_the_subpixel_path(x_shape, w_shape, kwargs
     ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), **kwargs).numpy()
     assert taken
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
+# -- the weight gradient on the wide grid ---------------------------------------------------------
+
+def _torch_weight_grad(n, x, w, grad, kw):
+    """dL/dweight from torch's autograd, for the (low, high) padding the grid takes."""
+    flat_pad = tuple(v for lo_hi in reversed(kw["padding"]) for v in lo_hi)
+    xt = TF.pad(torch.from_numpy(x), flat_pad)
+    wt = torch.from_numpy(w).requires_grad_()
+    out = getattr(TF, f"conv{n}d")(xt, wt, None, stride=kw["stride"], dilation=kw["dilation"], groups=kw["groups"])
+    out.backward(torch.from_numpy(grad))
+    return wt.grad.numpy()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_weight_grad_grid_matches_torch(seed):
+    """Every layout the planner makes (whole samples, samples side by side with a shorter last group,
+    one output row per GEMM, one row per canvas fill), 1d/2d/3d, strides, dilations, groups, padding."""
+    rng = np.random.default_rng(1000 + seed)
+    dtype = np.float64 if seed % 4 else np.float32
+    n, x, w, _, kw = _random_case(rng, dtype)
+    g = arith.conv_geometry(x.shape, w.shape, n=n, **kw)
+    grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size).astype(dtype)
+    ref = _torch_weight_grad(n, x, w, grad, kw)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for chunk_bytes, canvas_bytes in ((1 << 23, None), (1 << 12, 1 << 14), (1, 1)):
+        plan = grid.plan_grid(g, x.itemsize, chunk_bytes, False, canvas_bytes, batch=x.shape[0])
+        got = grid.conv_weight_grad_grid(x, grad, g, plan)
+        assert got.shape == w.shape and got.dtype == dtype
+        np.testing.assert_allclose(got, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
+
+
+@pytest.mark.parametrize("batch", [2, 5])
+def test_weight_grad_grid_samples_side_by_side(batch, monkeypatch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, 9, 7, 10))
+    w = rng.standard_normal((4, 3, 3, 2, 3))
+    kw = dict(stride=(1, 2, 1), padding=((1, 0), (1, 1), (2, 1)), dilation=(1, 1, 2), groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=3, **kw)
+    one = grid.plan_grid(g, x.itemsize, 1 << 23, False)
+    monkeypatch.setattr(grid, "FOLD_LENGTH", 2 * one.rows * one.pitch)
+    plan = grid.plan_grid(g, x.itemsize, 1 << 23, False, batch=batch)
+    assert plan.samples == 2
+    grad = rng.standard_normal((batch, 4) + g.output_size)
+    np.testing.assert_allclose(grid.conv_weight_grad_grid(x, grad, g, plan),
+                               _torch_weight_grad(3, x, w, grad, kw), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("columns_first_max", [0, 10**9])
+def test_weight_grad_both_gemm_orientations(columns_first_max, monkeypatch):
+    """``columns @ grad^T`` and ``grad @ columns^T`` give the same gradient, on both paths."""
+    monkeypatch.setattr(grid, "WGRAD_COLUMNS_FIRST_MAX", columns_first_max)
+    rng = np.random.default_rng(7)
+    for x_shape, w_shape, kw in [((3, 4, 30, 26), (6, 2, 3, 3), dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=2)),
+                                 ((2, 5, 6, 6), (7, 5, 3, 2), dict(stride=(2, 1), padding=((0, 1), (1, 0)), dilation=(1, 2), groups=1))]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+        grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size)
+        np.testing.assert_allclose(conv.conv_weight_grad(x, grad, g), _torch_weight_grad(2, x, w, grad, kw),
+                                   rtol=1e-10, atol=1e-10)
+
+
+def test_weight_grad_path_choice(monkeypatch):
+    """Large maps take the grid (at most 1.5 wasted columns, at least 512 per GEMM, several input
+    channels); LeNet's first layer, small maps with many channels and a non-finite input keep the
+    im2col, whose products never pair an inf with a wide position's zero gradient."""
+    taken = []
+    monkeypatch.setattr(conv, "conv_weight_grad_grid", lambda *a: (taken.append(a[-1]), grid.conv_weight_grad_grid(*a))[1])
+    rng = np.random.default_rng(3)
+
+    def run(x_shape, w_shape, **kw):
+        taken.clear()
+        x, w = rng.standard_normal(x_shape).astype(np.float32), rng.standard_normal(w_shape).astype(np.float32)
+        g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+        grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size).astype(np.float32)
+        conv.conv_weight_grad(x, grad, g)
+        return bool(taken)
+
+    assert run((16, 16, 14, 14), (32, 16, 5, 5))                     # LeNet's second layer
+    assert run((2, 8, 56, 56), (8, 8, 3, 3), padding=1)
+    assert not run((16, 1, 28, 28), (16, 1, 5, 5), padding=2)        # one input channel
+    assert not run((2, 64, 7, 7), (64, 64, 3, 3), padding=1)         # few columns per GEMM
+    x = rng.standard_normal((2, 8, 56, 56)).astype(np.float32)
+    x[1, 3, 10, 55] = np.inf                                         # read at wide positions too
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, padding=1)
+    grad = rng.standard_normal((2, 8) + g.output_size).astype(np.float32)
+    taken.clear()
+    got = conv.conv_weight_grad(x, grad, g)
+    assert not taken
+    ref = _torch_weight_grad(2, x, w, grad, dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=1))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
-from .grid import GridPlan, conv_grid, plan_grid
+from .grid import GridPlan, conv_grid, conv_weight_grad_grid, plan_grid, weight_grad_product
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
@@ -266,11 +266,36 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
 
 # -- backward rules ---------------------------------------------------------------------------
 
+#: The weight gradient takes the wide grid where its blocks have at least this many GEMM columns
+#: and waste at most ``WGRAD_GRID_MAX_WASTE``: below, the per-block accumulation of ``dw`` and
+#: the small GEMMs cost more than the im2col's copies (measured, ms, grid against im2col: 3x3 512->512
+#: at 7x7, 441 columns, 17.8 against 9.0; 5x5 16->32 at 10x10, 4200 columns, 4.3 against 6.4; 3x3
+#: 128->128 s2 at 56, 812 columns, 10.9 against 14.7).  A single input channel keeps the im2col too
+#: (LeNet's first layer: its columns are few and cheap; 5.2 against 4.3).
+WGRAD_GRID_MIN_COLUMNS = 512
+WGRAD_GRID_MAX_WASTE = 1.5
+
+
+def _weight_grad_plan(x: np.ndarray, g: ConvGeometry) -> GridPlan | None:
+    if g.in_channels // g.groups < 2:
+        return None
+    plan = plan_grid(g, x.itemsize, CHUNK_BYTES, stacked=False, batch=x.shape[0])
+    if plan.rows * plan.pitch < WGRAD_GRID_MIN_COLUMNS or plan.waste(g) > WGRAD_GRID_MAX_WASTE:
+        return None
+    # the grid pairs the input's values at its extra positions with zero gradients: an inf there
+    # would give NaN where the direct sum has none
+    return plan if np.isfinite(x).all() else None
+
+
 @silent_float_errors
 def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """``dL/dweight`` of :func:`conv_forward`: the correlation of the input's windows with the
     output gradient, ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``,
-    computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``."""
+    computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``, on the
+    wide grid (:func:`convscope.ops.grid.conv_weight_grad_grid`) where its blocks are large enough."""
+    plan = _weight_grad_plan(x, g)
+    if plan is not None:
+        return conv_weight_grad_grid(x, grad_out, g, plan)
     groups = g.groups
     cout_g = g.out_channels // groups
     inner = math.prod(g.output_size[1:])
@@ -278,7 +303,7 @@ def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
         nb, length = b1 - b0, (r1 - r0) * inner
         rows = grad_out[b0:b1, :, r0:r1].reshape(nb, g.out_channels, length).transpose(1, 0, 2)
-        dw += np.matmul(rows.reshape(groups, cout_g, nb * length), lhs.transpose(0, 2, 1))
+        dw += weight_grad_product(lhs, rows.reshape(groups, cout_g, nb * length))
     return dw.reshape((g.out_channels, g.in_channels // groups) + g.kernel_size)
 
 

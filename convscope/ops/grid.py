@@ -40,7 +40,7 @@ from ..arith.conv import ConvGeometry, tap_phases
 from ._arrays import scratch, view_as
 from .window import tap_range
 
-__all__ = ["GridPlan", "plan_grid", "conv_grid"]
+__all__ = ["GridPlan", "plan_grid", "conv_grid", "conv_weight_grad_grid", "weight_grad_product"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,12 +127,14 @@ def plan_grid(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool,
     return GridPlan(phase, shift, extent, stacked, rows, slab_rows, samples)
 
 
-def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...], u0: int, g: ConvGeometry) -> None:
-    """Write phase ``combo`` of the zero-padded ``sample`` (C, *in), first-dimension positions from
-    ``u0`` on, into ``canvas`` (C, rows, *extent[1:]); positions in the padding become 0."""
-    dst, src = [slice(None)], [slice(None)]
+def _fill_canvas(canvas: np.ndarray, samples: np.ndarray, combo: tuple[int, ...], u0: int, g: ConvGeometry) -> None:
+    """Write phase ``combo`` of the zero-padded ``samples`` (..., C, *in), first-dimension positions
+    from ``u0`` on, into ``canvas`` (..., C, rows, *extent[1:]); positions in the padding become 0.
+    Leading axes (e.g. samples side by side) are copied alongside, in one NumPy call per region."""
+    n = g.ndim
+    dst, src = [], []
     for j, (r, s, (lo, _), size, extent) in enumerate(zip(combo, g.stride, g.padding, g.input_size,
-                                                         canvas.shape[1:])):
+                                                         canvas.shape[-n:])):
         start = u0 if j == 0 else 0
         # phase position u holds input s*u + r - lo: the positions inside the input
         first, stop = tap_range(start, start + extent, r - lo, s, size)
@@ -141,10 +143,10 @@ def _fill_canvas(canvas: np.ndarray, sample: np.ndarray, combo: tuple[int, ...],
             return
         dst.append(slice(first - start, stop - start))
         src.append(slice(s * first + r - lo, s * (stop - 1) + r - lo + 1, s))
-        lead = (slice(None),) * (j + 1)
-        canvas[lead + (slice(0, first - start),)] = 0
-        canvas[lead + (slice(stop - start, None),)] = 0
-    canvas[tuple(dst)] = sample[tuple(src)]
+        rest = (slice(None),) * (n - 1 - j)
+        canvas[(Ellipsis, *dst[:-1], slice(0, first - start)) + rest] = 0
+        canvas[(Ellipsis, *dst[:-1], slice(stop - start, None)) + rest] = 0
+    canvas[(Ellipsis, *dst)] = samples[(Ellipsis, *src)]
 
 
 def _gemm_operands(weight: np.ndarray, g: ConvGeometry, plan: GridPlan):
@@ -176,6 +178,55 @@ def _write(target: np.ndarray, result: np.ndarray, bias: np.ndarray | None, over
         np.add(result, bias, out=target)
 
 
+def _tap_offsets(plan: GridPlan, g: ConvGeometry, front: int) -> list[tuple[tuple[int, ...], int]]:
+    """(phase combination, flat offset in the canvas) of each tap of the first ``front`` dimensions."""
+    trailing = plan.flat_strides()
+    return [(tuple(plan.phase[j][t] for j, t in enumerate(tap)),
+             sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap)))
+            for tap in np.ndindex(*g.kernel_size[:front])]
+
+
+def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
+    """The canvas walk shared by :func:`conv_grid` and :func:`conv_weight_grad_grid`.
+
+    Yields ``(b0, rows_at, plan, flats, base)`` per GEMM block: samples ``b0 ... b0 + plan.samples``
+    (the batch's last group may have fewer side by side: ``plan`` is then replaced), output rows
+    ``rows_at = (y0, rows)``, and the filled canvas ``flats (phase combinations, C_in, span * pitch)``
+    whose columns for this block start at ``base``.  The canvas is a reused buffer, valid until the
+    next slab.
+    """
+    side = g.ndim > 1
+    combos = plan.phases
+    out_rows = g.output_size[0]
+    for b0 in range(0, x.shape[0], plan.samples):
+        nb = min(plan.samples, x.shape[0] - b0)
+        if nb != plan.samples:  # the batch's last samples: the same layout, fewer side by side
+            plan = dataclasses.replace(plan, samples=nb)
+        layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
+        for slab0 in range(0, out_rows, plan.slab_rows):
+            slab = min(plan.slab_rows, out_rows - slab0)
+            span = slab + plan.halo + 1  # one spare row: the last runs of the trailing dimensions overrun
+            canvas = scratch(len(combos) * g.in_channels * span * plan.pitch, x.dtype, slot=2)
+            canvas = canvas.reshape((len(combos), g.in_channels, span) + layout)
+            for i, combo in enumerate(combos):  # all samples side by side at once: (nb, C, rows, ...)
+                _fill_canvas(np.moveaxis(canvas[i], -2, 0) if side else canvas[i], x[b0:b0 + nb] if side else x[b0],
+                             combo, slab0, g)
+            flats = canvas.reshape(len(combos), g.in_channels, span * plan.pitch)
+            for y0 in range(slab0, slab0 + slab, plan.rows):
+                yield b0, (y0, min(plan.rows, slab0 + slab - y0)), plan, flats, (y0 - slab0) * plan.pitch
+
+
+def _gather_runs(flats: np.ndarray, runs: list[np.ndarray], length: int, dtype) -> np.ndarray:
+    """The columns ``(C_in, taps, length)`` of the canvas runs, one contiguous copy per tap, in a
+    reused buffer (slot 0); a single run is the canvas itself (no copy)."""
+    if len(runs) == 1:
+        return runs[0][:, None]
+    cols = scratch(flats.shape[1] * len(runs) * length, dtype, slot=0).reshape(flats.shape[1], len(runs), length)
+    for t_index, run in enumerate(runs):
+        cols[:, t_index] = run
+    return cols
+
+
 def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
               out: np.ndarray, plan: GridPlan) -> None:
     """``out[:] = conv(x, weight) + bias`` by the stride-phase wide grid (see the module docstring).
@@ -184,68 +235,96 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
     """
     n, groups = g.ndim, g.groups
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
-    pitch, halo, extent = plan.pitch, plan.halo, plan.extent
-    combos = plan.phases
-    combo_index = {c: i for i, c in enumerate(combos)}
-    trailing = plan.flat_strides()
+    combo_index = {c: i for i, c in enumerate(plan.phases)}
     gemms = _gemm_operands(weight, g, plan)
     # (phase combination, flat offset) of each tap block of the columns: of all taps (plain), or
     # of the front dimensions' taps, the last dimension's phase being the GEMM's own (stacked)
     front = n - 1 if plan.stacked else n
-    taps_k = [(tuple(plan.phase[j][t] for j, t in enumerate(tap)),
-               sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap)))
-              for tap in np.ndindex(*g.kernel_size[:front])]
     # the wide grid and the output both as (groups, C_out/G, rows, *middle dims, samples, last dim);
     # 1-d has rows only (one sample at a time)
     side = n > 1
     bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * (n + side))
     crop = tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1])) if side else ()
-    out_rows = g.output_size[0]
+    taps_k, samples = None, None
+    for b0, (y0, rows), block_plan, flats, base in _grid_blocks(x, g, plan):
+        if block_plan.samples != samples:
+            samples = block_plan.samples
+            taps_k = _tap_offsets(block_plan, g, front)
+        nb, pitch = samples, block_plan.pitch
+        layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
+        length = block_plan.length(rows)
+        target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows) + g.output_size[1:])
+        target = np.moveaxis(target, 0, -2) if side else target[0]
+        for gemm_index, (phase, taps, w_mat) in enumerate(gemms):
+            runs = [flats[combo_index[combo if phase is None else combo + (phase,)], :,
+                          base + offset:base + offset + length] for combo, offset in taps_k]
+            cols = _gather_runs(flats, runs, length, x.dtype)
+            product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
+            product = product.reshape(groups, w_mat.shape[1], length)
+            np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
+            if plan.stacked:  # sum the taps' blocks, each read from its shift on, on the wide grid
+                blocks = product.reshape(groups, len(taps), cout_g, length)
+                shifted = [blocks[:, i, :, plan.shift[-1][t]:plan.shift[-1][t] + rows * pitch]
+                           for i, t in enumerate(taps)]
+                for term in shifted[1:]:  # long contiguous runs, unlike the cropped rows
+                    np.add(shifted[0], term, out=shifted[0])
+                result = shifted[0]
+            else:
+                result = product
+            wide = view_as(result, (groups, cout_g, rows) + layout)
+            _write(target, wide[(Ellipsis,) + crop], bias_view, overwrite=gemm_index == 0)
 
-    for b0 in range(0, x.shape[0], plan.samples):
-        nb = min(plan.samples, x.shape[0] - b0)
-        if nb != plan.samples:  # the batch's last samples: the same layout, fewer side by side
-            plan = dataclasses.replace(plan, samples=nb)
-            pitch, trailing = plan.pitch, plan.flat_strides()
-            taps_k = [(combo, sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap)))
-                      for (combo, _), tap in zip(taps_k, np.ndindex(*g.kernel_size[:front]))]
-        layout = extent[1:-1] + (nb, extent[-1]) if side else ()
-        for slab0 in range(0, out_rows, plan.slab_rows):
-            slab = min(plan.slab_rows, out_rows - slab0)
-            span = slab + halo + 1  # one spare row: the last runs of the trailing dimensions overrun
-            canvas = scratch(len(combos) * g.in_channels * span * pitch, x.dtype, slot=2)
-            canvas = canvas.reshape((len(combos), g.in_channels, span) + layout)
-            for i, combo in enumerate(combos):
-                for k in range(nb):
-                    _fill_canvas(canvas[i, ..., k, :] if side else canvas[i], x[b0 + k], combo, slab0, g)
-            flats = canvas.reshape(len(combos), g.in_channels, span * pitch)
-            for y0 in range(slab0, slab0 + slab, plan.rows):
-                rows = min(plan.rows, slab0 + slab - y0)
-                base = (y0 - slab0) * pitch
-                length = plan.length(rows)
-                target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows) + g.output_size[1:])
-                target = np.moveaxis(target, 0, -2) if side else target[0]
-                for gemm_index, (phase, taps, w_mat) in enumerate(gemms):
-                    runs = [flats[combo_index[combo if phase is None else combo + (phase,)], :,
-                                  base + offset:base + offset + length] for combo, offset in taps_k]
-                    if len(runs) == 1:  # one tap: the phase image itself is the operand, no copy
-                        cols = view_as(runs[0], (groups, cin_g, length))
-                    else:
-                        cols = scratch(g.in_channels * len(runs) * length, x.dtype, slot=0)
-                        cols = cols.reshape(g.in_channels, len(runs), length)
-                        for t_index, run in enumerate(runs):
-                            cols[:, t_index] = run
-                    product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
-                    product = product.reshape(groups, w_mat.shape[1], length)
-                    np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
-                    if plan.stacked:  # sum the taps' blocks, each read from its shift on, on the wide grid
-                        blocks = product.reshape(groups, len(taps), cout_g, length)
-                        shifted = [blocks[:, i, :, plan.shift[-1][t]:plan.shift[-1][t] + rows * pitch]
-                                   for i, t in enumerate(taps)]
-                        for term in shifted[1:]:  # long contiguous runs, unlike the cropped rows
-                            np.add(shifted[0], term, out=shifted[0])
-                        result = shifted[0]
-                    else:
-                        result = product
-                    wide = view_as(result, (groups, cout_g, rows) + layout)
-                    _write(target, wide[(Ellipsis,) + crop], bias_view, overwrite=gemm_index == 0)
+
+#: Largest ``C_out/G`` for which weight gradients multiply ``columns @ grad^T`` rather than
+#: ``grad @ columns^T``: OpenBLAS runs the GEMM with the small dimension as its N faster (measured,
+#: ms: 5x5 16->32 at 10x10 batch 128 5.4 against 6.3, 3x3 64->64 at 56 13.3 against 16.2, 128->128
+#: s2 13.4 against 14.5; 256->256 dilated 41.0 against 35.1).
+WGRAD_COLUMNS_FIRST_MAX = 128
+
+
+def weight_grad_product(columns: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``grad (G, C_out/G, L) @ columns^T (L, K)`` -> ``(G, C_out/G, K)``, in the faster orientation."""
+    if grad.shape[1] <= WGRAD_COLUMNS_FIRST_MAX:
+        return np.matmul(columns, grad.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return np.matmul(grad, columns.transpose(0, 2, 1))
+
+
+def conv_weight_grad_grid(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, plan: GridPlan) -> np.ndarray:
+    """``dL/dweight`` of a convolution on the wide grid (a plain ``plan``, taps not stacked):
+
+    ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``, per block one GEMM
+    ``grad_wide (C_out/G, L) @ columns^T (L, C_in/G * prod(k))``, where ``grad_wide`` is the block's
+    output gradient laid out on the wide grid with zeros at its extra positions, so the columns'
+    values there add nothing.  The columns are the canvas runs, one contiguous copy per tap, instead
+    of the im2col's short row copies; blocks of about ``chunk_bytes`` keep both operands in cache
+    for a GEMM whose inner dimension would otherwise be the whole batch.
+
+    The input must be finite: an ``inf`` at a wide position would meet a zero gradient (NaN).
+    Shapes: ``x (B, C_in, *in)``, ``grad_out (B, C_out, *o)`` -> ``(C_out, C_in/G, *k)``.
+    """
+    n, groups = g.ndim, g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    k_count = math.prod(g.kernel_size)
+    combo_index = {c: i for i, c in enumerate(plan.phases)}
+    side = n > 1
+    dw = np.zeros((groups, cout_g, cin_g * k_count), dtype=x.dtype)
+    taps_k, samples = None, None
+    for b0, (y0, rows), block_plan, flats, base in _grid_blocks(x, g, plan):
+        if block_plan.samples != samples:
+            samples = block_plan.samples
+            taps_k = _tap_offsets(block_plan, g, n)
+        nb = samples
+        length = rows * block_plan.pitch
+        cols = _gather_runs(flats, [flats[combo_index[combo], :, base + offset:base + offset + length]
+                                    for combo, offset in taps_k], length, x.dtype)
+        layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
+        wide = scratch(g.out_channels * length, x.dtype, slot=1).reshape((g.out_channels, rows) + layout)
+        wide.fill(0)
+        source = grad_out[b0:b0 + nb, :, y0:y0 + rows]
+        if side:
+            inner = tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
+            wide[(slice(None), slice(None)) + inner] = np.moveaxis(source, 0, -2)
+        else:
+            wide[...] = source[0]
+        dw += weight_grad_product(cols.reshape(groups, cin_g * k_count, length), wide.reshape(groups, cout_g, length))
+    return dw.reshape((g.out_channels, cin_g) + g.kernel_size)
