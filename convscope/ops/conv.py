@@ -88,8 +88,11 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
 
 
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
-#: stride-phase grid is used; small feature maps (3x3 at 7x7: 29% waste) keep the plain im2col.
-GRID_MAX_WASTE = 1.15
+#: stride-phase grid is used.  Since the canvas takes all side-by-side samples in one copy, the grid
+#: pays up to 1.5 (measured A/B, batch 128, ms: LeNet's 5x5 16->32 at 14x14, 1.40, 5.0 -> 3.5; 3x3
+#: 64->64 at 7x7, 1.29, 5.9 -> 4.9); at 1.15, as before that change, the 3x3 32->64 at 7x7 was
+#: slower on the grid (2.4 against 1.7 ms), which ``GRID_MIN_SAMPLE_BYTES`` now keeps off it.
+GRID_MAX_WASTE = 1.5
 #: Fewest GEMM columns per chunk for the grid (samples side by side included): below this
 #: (3x3 512->512 s2 at 14x14: 57 a sample) the im2col path's GEMM over the whole batch is faster.
 GRID_MIN_LENGTH = 512
@@ -100,8 +103,8 @@ GRID_MIN_LENGTH = 512
 GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 
 
-#: The sub-pixel path of transposed convolution tolerates more waste: its alternative is a GEMM plus
-#: strided scatter-adds, not im2col.  Measured (best ms, waste limit 1.15 -> 1.5): LeNet's 5x5 input
+#: The sub-pixel path of transposed convolution, whose alternative is a GEMM plus strided
+#: scatter-adds, took up to 1.5 first, while forward convolution still stopped at 1.15.  Measured (best ms, waste limit 1.15 -> 1.5): LeNet's 5x5 input
 #: gradient (32->16, 10->14, batch 128) 14.3 -> 7.3, 3x3 at 7x7 64->32 4.4 -> 3.8, grouped 3x3 at 7x7
 #: 3.7 -> 1.4, 5x5 16->8 at 14 6.1 -> 3.8; 3x3 256->128 at 4x4 5.0 -> 5.5, the others unchanged.
 SUBPIXEL_MAX_WASTE = 1.5
