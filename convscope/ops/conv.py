@@ -104,9 +104,10 @@ GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 
 
 #: The sub-pixel path of transposed convolution, whose alternative is a GEMM plus strided
-#: scatter-adds, took up to 1.5 first, while forward convolution still stopped at 1.15.  Measured (best ms, waste limit 1.15 -> 1.5): LeNet's 5x5 input
-#: gradient (32->16, 10->14, batch 128) 14.3 -> 7.3, 3x3 at 7x7 64->32 4.4 -> 3.8, grouped 3x3 at 7x7
-#: 3.7 -> 1.4, 5x5 16->8 at 14 6.1 -> 3.8; 3x3 256->128 at 4x4 5.0 -> 5.5, the others unchanged.
+#: scatter-adds, took up to 1.5 first, while forward convolution still stopped at 1.15.  Measured
+#: (best ms, waste limit 1.15 -> 1.5): LeNet's 5x5 input gradient (32->16, 10->14, batch 128)
+#: 14.3 -> 7.3, 3x3 at 7x7 64->32 4.4 -> 3.8, grouped 3x3 at 7x7 3.7 -> 1.4, 5x5 16->8 at 14
+#: 6.1 -> 3.8; 3x3 256->128 at 4x4 5.0 -> 5.5, the others unchanged.
 SUBPIXEL_MAX_WASTE = 1.5
 
 
@@ -272,7 +273,7 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
 #: The weight gradient takes the wide grid where its blocks have at least this many GEMM columns
 #: and waste at most ``WGRAD_GRID_MAX_WASTE``: below, the per-block accumulation of ``dw`` and
 #: the small GEMMs cost more than the im2col's copies (measured, ms, grid against im2col: 3x3 512->512
-#: at 7x7, 441 columns, 17.8 against 9.0; 5x5 16->32 at 10x10, 4200 columns, 4.3 against 6.4; 3x3
+#: at 7x7, 441 columns, 17.8 against 9.0; 5x5 16->32 at 14x14, 4200 columns, 4.3 against 6.4; 3x3
 #: 128->128 s2 at 56, 812 columns, 10.9 against 14.7).  A single input channel keeps the im2col too
 #: (LeNet's first layer: its columns are few and cheap; 5.2 against 4.3).
 WGRAD_GRID_MIN_COLUMNS = 512
