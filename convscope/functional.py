@@ -742,7 +742,6 @@ def linear(input, weight, bias=None):
     return out if any_tensor(input, weight, bias) else out.data
 
 
-
 def _channel_sums(x: np.ndarray) -> np.ndarray:
     """Per-channel sums of ``(N, C, *)`` as PyTorch's batch-norm kernels take them: each sample's
     plane in the input's dtype, the planes' sums accumulated in float64."""
@@ -757,11 +756,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     place: ``running = (1 - momentum) * running + momentum * batch`` (with the *unbiased* batch
     variance, as PyTorch does); evaluation uses the running statistics.
 
-    Statistics follow PyTorch's CPU kernel (``aten/src/ATen/native/cpu/batch_norm_kernel.cpp``): they
-    are accumulated in float64 (its ``acc_type`` of float) and stored in the input's dtype, and the
-    variance ``sum((x - mean)^2)`` is taken around the rounded mean.  A channel whose values are all
-    equal thus has exactly that mean and normalizes to ``bias``, not to float32 rounding noise
-    magnified by ``1/sqrt(eps)``.  PyTorch writes the output as one fused multiply-add
+    Statistics follow PyTorch's CPU kernel (``aten/src/ATen/native/cpu/batch_norm_kernel.cpp``): the
+    mean is summed in float64 (its ``acc_type`` of float) and stored in the input's dtype, the
+    variance ``sum((x - mean)^2)`` is taken around that rounded mean, and the sums of squares and of
+    the backward are taken per sample plane and accumulated across planes in float64.  A channel whose
+    values are all equal thus has exactly that mean and normalizes to ``bias``, not to float32
+    rounding noise magnified by ``1/sqrt(eps)``.  PyTorch writes the output as one fused multiply-add
     ``x * (invstd * weight) + (bias - mean * invstd * weight)``; ``(x - mean) * invstd * weight + bias``
     is as accurate (both round the result once where the terms cancel) without a float64 pass.
     """
@@ -788,6 +788,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 unbiased = (var_sum / x.dtype.type(count - 1)).astype(np.float64)
                 running_var[...] = momentum * unbiased + (1 - momentum) * running_var.astype(np.float64)
     else:
+        for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+            if stat is None:
+                raise ValueError(f"batch_norm: {name} must be given in evaluation mode (training=False)")
         mean = np.asarray(running_mean, dtype=x.dtype)
         one = x.dtype.type(1)
         inv_std = one / np.sqrt(np.asarray(running_var, dtype=x.dtype) + x.dtype.type(eps))

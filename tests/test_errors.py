@@ -240,6 +240,13 @@ CASES = [
     case("unfold-kernel-3-tuple", "unfold", (z(1, 1, 4, 4), (2, 2, 2)), {}, VE, "kernel_size=(2, 2, 2)"),
     case("fold-output-size-3-tuple", "fold", (z(1, 4, 4), (3, 3, 3), 2), {}, VE, "output_size=(3, 3, 3)"),
     case("unfold-padding-string", "unfold", (z(1, 1, 4, 4), 2), {"padding": "same"}, TE, ("padding", "'same'")),
+    # ---- batch norm (torch raises RuntimeError for the missing running statistics: only convscope is checked)
+    case("batch-norm-eval-without-running-mean", "batch_norm", (z(4, 3, 2), None, None), {"training": False}, VE,
+         ("running_mean", "evaluation mode"), torch_rejects=False),
+    case("batch-norm-eval-without-running-var", "batch_norm", (z(4, 3, 2), z(3), None), {"training": False}, VE,
+         ("running_var", "evaluation mode"), torch_rejects=False),
+    case("batch-norm-one-value-per-channel", "batch_norm", (z(1, 3), None, None), {"training": True}, VE,
+         ("more than 1 value per channel", "shape (1, 3)")),
 ]
 
 
