@@ -312,3 +312,31 @@ def test_weight_grad_path_choice(monkeypatch):
     ref = _torch_weight_grad(2, x, w, grad, dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=1))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_weight_grad_through_autograd_on_large_maps(seed):
+    """Through ``F.conv{n}d`` and backward: maps large enough for the weight-gradient grid (at least
+    512 columns a block), both GEMM orientations (``C_out/G`` up to 64 and up to 200), against torch."""
+    from convscope.autograd import Tensor
+    rng = np.random.default_rng(500 + seed)
+    n = seed % 3 + 1
+    groups = int(rng.choice([1, 2]))
+    cin, cout = groups * int(rng.integers(2, 5)), groups * int(rng.integers(1, 65 if seed % 2 else 200))
+    k = tuple(int(v) for v in rng.integers(1, 4, n))
+    s = tuple(int(v) for v in rng.integers(1, 3, n))
+    d = tuple(int(v) for v in rng.integers(1, 3, n))
+    p = tuple(int(v) for v in rng.integers(0, 3, n))
+    size = {1: (int(rng.integers(600, 900)),), 2: (int(rng.integers(24, 40)),) * 2, 3: (10, 12, 14)}[n]
+    dtype = np.float64 if seed % 4 else np.float32
+    x = rng.standard_normal((int(rng.integers(1, 4)), cin) + size).astype(dtype)
+    w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    out = getattr(TF, f"conv{n}d")(xt, wt, stride=s, padding=p, dilation=d, groups=groups)
+    G = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(torch.from_numpy(G))
+    xc, wc = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    getattr(F, f"conv{n}d")(xc, wc, None, s, p, d, groups).backward(G)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(wc.grad, wt.grad.numpy(), **tol)
+    np.testing.assert_allclose(xc.grad, xt.grad.numpy(), **tol)
