@@ -762,7 +762,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     the backward are taken per sample plane and accumulated across planes in float64.  A channel whose
     values are all equal thus has exactly that mean and normalizes to ``bias``, not to float32
     rounding noise magnified by ``1/sqrt(eps)``.  PyTorch writes the output as one fused multiply-add
-    ``x * (invstd * weight) + (bias - mean * invstd * weight)``; ``(x - mean) * invstd * weight + bias``
+    ``x * alpha + (bias - mean * alpha)`` with ``alpha = invstd * weight``; ``(x - mean) * alpha + bias``
     is as accurate (both round the result once where the terms cancel) without a float64 pass.
     """
     x = as_float_array(as_data(input), "input", "batch_norm")
@@ -778,8 +778,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean = (x.sum(axis=axes, dtype=np.float64) / count).astype(x.dtype)
         centered = x - mean.reshape(shape)
         # PyTorch keeps the sum of squares in the input's dtype (a float32 tensor for float32)
-        var_sum = _channel_sums(np.square(centered, out=centered)).astype(x.dtype)
-        del centered
+        var_sum = _channel_sums(np.square(centered)).astype(x.dtype)
         inv_std = (1.0 / np.sqrt((var_sum / x.dtype.type(count)).astype(np.float64) + eps)).astype(x.dtype)
         if momentum is not None:
             if running_mean is not None:
@@ -794,12 +793,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean = np.asarray(running_mean, dtype=x.dtype)
         one = x.dtype.type(1)
         inv_std = one / np.sqrt(np.asarray(running_var, dtype=x.dtype) + x.dtype.type(eps))
+        centered = x - mean.reshape(shape)
     w = None if weight is None else as_data(weight)
     b = None if bias is None else as_data(bias)
-    out = x - mean.reshape(shape)
-    out *= inv_std.reshape(shape)
-    if w is not None:
-        out *= w.reshape(shape)
+    out = centered  # (x - mean) * alpha + bias, alpha = invstd * weight as PyTorch forms it
+    out *= (inv_std if w is None else inv_std * w).reshape(shape)
     if b is not None:
         out += b.reshape(shape)
 
@@ -812,7 +810,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         dw = (dot * inv_std).astype(x.dtype) if _needs(weight)[0] else None
         db = grad_sum.astype(x.dtype) if _needs(bias)[0] else None
         dx = None
-        if _needs(input)[0]:
+        if _needs(input)[0]:  # times invstd, then weight: PyTorch's order
             if training:  # the batch statistics depend on x too
                 k = (dot * inv_std.astype(np.float64) ** 2 / count).astype(x.dtype)
                 grad_mean = (grad_sum / count).astype(x.dtype)
