@@ -146,14 +146,21 @@ def _random_transposed_case(rng):
 
 
 @pytest.mark.parametrize("seed", range(60))
-def test_transposed_subpixel_matches_torch(seed, monkeypatch):
+@pytest.mark.parametrize("shared", [True, False])
+def test_transposed_subpixel_matches_torch(seed, shared, monkeypatch):
+    """Every phase on the grid, the phases on one shared canvas or each on its own."""
     monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))   # every phase takes the grid
     monkeypatch.setattr(conv, "SUBPIXEL_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
     monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
-    taken = []
+    taken, canvases = [], []
     original = conv._conv_transpose_subpixel
     monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    if shared:
+        walk = conv.conv_grid_shared
+        monkeypatch.setattr(conv, "conv_grid_shared", lambda *a: canvases.append(len(a[3])) or walk(*a))
+    else:
+        monkeypatch.setattr(conv, "_shared_subpixel_canvas", lambda *a: None)
     rng = np.random.default_rng(1000 + seed)
     dtype = np.float32 if seed % 3 == 0 else np.float64
     while True:  # a configuration torch accepts (its output size must be positive)
@@ -170,6 +177,11 @@ def test_transposed_subpixel_matches_torch(seed, monkeypatch):
                                              None if b is None else torch.from_numpy(b), s, pad, out_pad,
                                              groups, d).numpy()
     assert taken, "the sub-pixel path was not taken"
+    phases_with_taps = sum(conv_g is not None for _, conv_g, _ in conv._subpixel_classes(
+        arith.conv_geometry(x.shape, w.shape, n=n, stride=s, padding=pad, output_padding=out_pad, groups=groups,
+                            dilation=d, transposed=True)))
+    if shared:
+        assert canvases == ([phases_with_taps] if phases_with_taps > 1 else []), canvases
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got, ref, **tol, err_msg=f"k={k} s={s} d={d} p={pad} op={out_pad} in={size}")
 

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
-from .grid import GridPlan, conv_grid, conv_weight_grad_grid, plan_grid, weight_grad_product
+from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
+                   shared_canvas_plans, weight_grad_product)
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
@@ -258,14 +259,35 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
     # convolution layout (C_out, C_in/G, *k) of the transposed weight (C_in, C_out/G, *k)
     conv_weight = weight.reshape((groups, cin_g, cout_g) + g.kernel_size).swapaxes(1, 2)
     conv_weight = conv_weight.reshape((g.out_channels, cin_g) + g.kernel_size)
+    convs = []
     for where, conv_g, taps in classes:
         target = out[(slice(None), slice(None)) + where]
         if conv_g is None:
             target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
-        conv_grid(x, w, bias, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE))
+        convs.append((w, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE)))
+    shared = _shared_subpixel_canvas([c[1] for c in convs], [c[3] for c in convs], x.itemsize, x.shape[0])
+    if shared is None:
+        for w, conv_g, target, plan in convs:
+            conv_grid(x, w, bias, conv_g, target, plan)
+    else:
+        canvas_g, canvas_plan, plans = shared
+        conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(w, bias, conv_g, target, plan)
+                                                    for (w, conv_g, target, _), plan in zip(convs, plans)])
     return out
+
+
+def _shared_subpixel_canvas(geometries: list[ConvGeometry], own_plans: list[GridPlan], itemsize: int, batch: int):
+    """The sub-pixel phases on one canvas (:func:`convscope.ops.grid.shared_canvas_plans`), or None
+    where a phase would waste more than ``SUBPIXEL_MAX_WASTE`` columns on it (or there is one phase)."""
+    if len(geometries) < 2:
+        return None
+    canvas_g, canvas_plan, plans = shared_canvas_plans(geometries, [p.stacked for p in own_plans], itemsize,
+                                                       CHUNK_BYTES, batch)
+    if any(plan.waste(cg) > SUBPIXEL_MAX_WASTE for plan, cg in zip(plans, geometries)):
+        return None
+    return canvas_g, canvas_plan, plans
 
 
 # -- backward rules ---------------------------------------------------------------------------

@@ -40,7 +40,8 @@ from ..arith.conv import ConvGeometry, tap_phases
 from ._arrays import scratch, view_as
 from .window import tap_range
 
-__all__ = ["GridPlan", "plan_grid", "conv_grid", "conv_weight_grad_grid", "weight_grad_product"]
+__all__ = ["GridPlan", "GridConv", "plan_grid", "conv_grid", "conv_grid_shared", "shared_canvas_plans", "conv_weight_grad_grid",
+           "weight_grad_product"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,39 +228,51 @@ def _gather_runs(flats: np.ndarray, runs: list[np.ndarray], length: int, dtype) 
     return cols
 
 
-def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-              out: np.ndarray, plan: GridPlan) -> None:
-    """``out[:] = conv(x, weight) + bias`` by the stride-phase wide grid (see the module docstring).
+class GridConv:
+    """One convolution's share of a canvas walk: its GEMM operands, tap offsets and output.
 
-    Shapes: ``x (B, C_in, *in)``, ``weight (C_out, C_in/G, *k)``, ``out (B, C_out, *o)``.
+    ``plan`` lays the convolution out on the walk's canvas (same extent, rows and samples side by
+    side; its own shifts and stacking); ``out`` is ``(B, C_out, *o)``, any strided view.
     """
-    n, groups = g.ndim, g.groups
-    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
-    combo_index = {c: i for i, c in enumerate(plan.phases)}
-    gemms = _gemm_operands(weight, g, plan)
-    # (phase combination, flat offset) of each tap block of the columns: of all taps (plain), or
-    # of the front dimensions' taps, the last dimension's phase being the GEMM's own (stacked)
-    front = n - 1 if plan.stacked else n
-    # the wide grid and the output both as (groups, C_out/G, rows, *middle dims, samples, last dim);
-    # 1-d has rows only (one sample at a time)
-    side = n > 1
-    bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * (n + side))
-    crop = tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1])) if side else ()
-    taps_k, samples = None, None
-    for b0, (y0, rows), block_plan, flats, base in _grid_blocks(x, g, plan):
-        if block_plan.samples != samples:
-            samples = block_plan.samples
-            taps_k = _tap_offsets(block_plan, g, front)
-        nb, pitch = samples, block_plan.pitch
-        layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
-        length = block_plan.length(rows)
-        target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows) + g.output_size[1:])
-        target = np.moveaxis(target, 0, -2) if side else target[0]
-        for gemm_index, (phase, taps, w_mat) in enumerate(gemms):
-            runs = [flats[combo_index[combo if phase is None else combo + (phase,)], :,
-                          base + offset:base + offset + length] for combo, offset in taps_k]
-            cols = _gather_runs(flats, runs, length, x.dtype)
-            product = scratch(groups * w_mat.shape[1] * length, x.dtype, slot=1)
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, out: np.ndarray, plan: GridPlan):
+        n, groups = g.ndim, g.groups
+        self.g, self.out, self.plan = g, out, plan
+        self.combo_index = {c: i for i, c in enumerate(plan.phases)}
+        self.gemms = _gemm_operands(weight, g, plan)
+        # (phase combination, flat offset) of each tap block of the columns: of all taps (plain), or
+        # of the front dimensions' taps, the last dimension's phase being the GEMM's own (stacked)
+        self.front = n - 1 if plan.stacked else n
+        # the wide grid and the output both as (groups, C_out/G, rows, *middle dims, samples, last dim);
+        # 1-d has rows only (one sample at a time)
+        self.side = n > 1
+        self.bias_view = None if bias is None else bias.reshape((groups, g.out_channels // groups) + (1,) * (n + self.side))
+        self.crop = (tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
+                     if self.side else ())
+        self.taps_k, self.samples = None, None
+
+    def run(self, b0: int, y0: int, rows: int, samples: int, flats: np.ndarray, base: int) -> None:
+        """The block of output rows ``[y0, y0 + rows)`` (clipped to this convolution's own) of
+        ``samples`` samples from ``b0``, read from the canvas ``flats`` at ``base``."""
+        g, groups = self.g, self.g.groups
+        cout_g = g.out_channels // groups
+        rows = min(rows, g.output_size[0] - y0)
+        if rows <= 0:
+            return
+        if samples != self.samples:  # the batch's last samples: the same layout, fewer side by side
+            self.samples = samples
+            self.block_plan = dataclasses.replace(self.plan, samples=samples)
+            self.taps_k = _tap_offsets(self.block_plan, g, self.front)
+        plan, nb = self.block_plan, samples
+        pitch, length = plan.pitch, plan.length(rows)
+        layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if self.side else ()
+        target = view_as(self.out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows) + g.output_size[1:])
+        target = np.moveaxis(target, 0, -2) if self.side else target[0]
+        for gemm_index, (phase, taps, w_mat) in enumerate(self.gemms):
+            runs = [flats[self.combo_index[combo if phase is None else combo + (phase,)], :,
+                          base + offset:base + offset + length] for combo, offset in self.taps_k]
+            cols = _gather_runs(flats, runs, length, flats.dtype)
+            product = scratch(groups * w_mat.shape[1] * length, flats.dtype, slot=1)
             product = product.reshape(groups, w_mat.shape[1], length)
             np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
             if plan.stacked:  # sum the taps' blocks, each read from its shift on, on the wide grid
@@ -272,7 +285,52 @@ def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             else:
                 result = product
             wide = view_as(result, (groups, cout_g, rows) + layout)
-            _write(target, wide[(Ellipsis,) + crop], bias_view, overwrite=gemm_index == 0)
+            _write(target, wide[(Ellipsis,) + self.crop], self.bias_view, overwrite=gemm_index == 0)
+
+
+def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+              out: np.ndarray, plan: GridPlan) -> None:
+    """``out[:] = conv(x, weight) + bias`` by the stride-phase wide grid (see the module docstring).
+
+    Shapes: ``x (B, C_in, *in)``, ``weight (C_out, C_in/G, *k)``, ``out (B, C_out, *o)``.
+    """
+    conv_grid_shared(x, g, plan, [GridConv(weight, bias, g, out, plan)])
+
+
+def conv_grid_shared(x: np.ndarray, canvas_g: ConvGeometry, canvas_plan: GridPlan, convs: list[GridConv]) -> None:
+    """Several stride-1 convolutions of the same input (or one strided convolution) over one canvas
+    walk: the canvas of ``canvas_g`` laid out by ``canvas_plan`` is filled once per block and every
+    convolution in ``convs`` reads its taps from it (see :func:`shared_canvas_plans`)."""
+    for b0, (y0, rows), block_plan, flats, base in _grid_blocks(x, canvas_g, canvas_plan):
+        for conv in convs:
+            conv.run(b0, y0, rows, block_plan.samples, flats, base)
+
+
+def shared_canvas_plans(geometries: list[ConvGeometry], stacked: list[bool], itemsize: int, chunk_bytes: int,
+                        batch: int) -> tuple[ConvGeometry, GridPlan, list[GridPlan]]:
+    """One canvas for several stride-1 convolutions of the same input that differ in padding, taps
+    and output size (the sub-pixel phases of a transposed convolution).
+
+    Along each dimension the canvas is the input padded by the largest low padding ``LO``; tap ``k``
+    of a convolution with low padding ``lo`` and dilation ``d`` then reads the canvas at
+    ``v + k*d + LO - lo`` for its output ``v``.  The canvas convolution has those offsets as its
+    kernel extent and the largest output size; each convolution keeps its own shifts, stacking and
+    output, on the shared wide grid.
+    Returns ``(canvas geometry, canvas plan, one plan per convolution)``.
+    """
+    n = geometries[0].ndim
+    low = [max(cg.padding[j][0] for cg in geometries) for j in range(n)]
+    shifts = [tuple(tuple(k * cg.dilation[j] + low[j] - cg.padding[j][0] for k in range(cg.kernel_size[j]))
+                    for j in range(n)) for cg in geometries]
+    extent_k = tuple(max(max(sh[j]) for sh in shifts) + 1 for j in range(n))
+    out_size = tuple(max(cg.output_size[j] for cg in geometries) for j in range(n))
+    high = tuple(o - i - lo + k - 1 for o, i, lo, k in zip(out_size, geometries[0].input_size, low, extent_k))
+    canvas_g = dataclasses.replace(geometries[0], kernel_size=extent_k, dilation=(1,) * n,
+                                   padding=tuple(zip(low, high)), output_size=out_size)
+    canvas_plan = plan_grid(canvas_g, itemsize, chunk_bytes, stacked=False, batch=batch)
+    plans = [dataclasses.replace(canvas_plan, phase=tuple((0,) * cg.kernel_size[j] for j in range(n)),
+                                 shift=sh, stacked=st) for cg, sh, st in zip(geometries, shifts, stacked)]
+    return canvas_g, canvas_plan, plans
 
 
 #: Largest ``C_out/G`` for which weight gradients multiply ``columns @ grad^T`` rather than
