@@ -11,8 +11,9 @@ these paths (chosen per call from the geometry alone):
   ``(C_in*prod(k), nb*L_out)`` for a chunk of ``nb`` samples and multiply by the weight
   ``(C_out, C_in*prod(k))``;
 - transposed convolution (the adjoint of convolution with the same arguments): one stride-1
-  grid convolution per output phase (sub-pixel convolution, :func:`_subpixel_classes`) written
-  into the output's strided slices, or, where the grid does not pay, multiply the input by the
+  grid convolution per output phase (sub-pixel convolution, :func:`_subpixel_classes`), all phases
+  reading one shared canvas of the padded input, written into the output's strided slices, or,
+  where the grid does not pay, multiply the input by the
   transposed weight into columns ``(C_out*prod(k), nb*L_in)`` and scatter-add them into the output.
 
 Memory: column buffers are processed in chunks of whole samples, or of rows along the first

@@ -24,6 +24,11 @@ Samples side by side.  For small feature maps (and tall stacked GEMMs) several s
 images sit side by side along the last dimension of one canvas, so one GEMM and one copy per tap
 serve them all; each sample keeps its own padding, so the extra positions per row stay the same.
 
+Shared canvas.  Stride-1 convolutions of one input that differ only in padding, taps and output
+size (the sub-pixel phases of a transposed convolution) read one canvas, padded by the largest low
+padding, each at its own offsets (:func:`shared_canvas_plans`, :class:`GridConv`): the canvas is
+filled once per block instead of once per convolution.
+
 Memory: per chunk of output rows (or of samples side by side), a canvas of the phase images' rows
 it reads, the columns and the product: about ``chunk_bytes`` each for columns and product and
 ``canvas_bytes`` for the canvas, or one output row's worth when that is more.
