@@ -193,7 +193,7 @@ def _tap_offsets(plan: GridPlan, g: ConvGeometry, front: int) -> list[tuple[tupl
 
 
 def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
-    """The canvas walk shared by :func:`conv_grid` and :func:`conv_weight_grad_grid`.
+    """The canvas walk of :func:`conv_grid_shared` (and so of :func:`conv_grid`) and :func:`conv_weight_grad_grid`.
 
     Yields ``(b0, rows_at, plan, flats, base)`` per GEMM block: samples ``b0 ... b0 + plan.samples``
     (the batch's last group may have fewer side by side: ``plan`` is then replaced), output rows
