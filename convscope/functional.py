@@ -782,7 +782,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         inv_std = (1.0 / np.sqrt((var_sum / x.dtype.type(count)).astype(np.float64) + eps)).astype(x.dtype)
         if momentum is not None:
             if running_mean is not None:
-                running_mean[...] = momentum * mean.astype(np.float64) + (1 - momentum) * running_mean.astype(np.float64)
+                running_mean[...] = (momentum * mean.astype(np.float64)
+                                     + (1 - momentum) * running_mean.astype(np.float64))
             if running_var is not None:
                 unbiased = (var_sum / x.dtype.type(count - 1)).astype(np.float64)
                 running_var[...] = momentum * unbiased + (1 - momentum) * running_var.astype(np.float64)

@@ -284,8 +284,9 @@ def test_weight_grad_both_gemm_orientations(columns_first_max, monkeypatch):
     """``columns @ grad^T`` and ``grad @ columns^T`` give the same gradient, on both paths."""
     monkeypatch.setattr(grid, "WGRAD_COLUMNS_FIRST_MAX", columns_first_max)
     rng = np.random.default_rng(7)
-    for x_shape, w_shape, kw in [((3, 4, 30, 26), (6, 2, 3, 3), dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=2)),
-                                 ((2, 5, 6, 6), (7, 5, 3, 2), dict(stride=(2, 1), padding=((0, 1), (1, 0)), dilation=(1, 2), groups=1))]:
+    cases = [((3, 4, 30, 26), (6, 2, 3, 3), dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=2)),
+             ((2, 5, 6, 6), (7, 5, 3, 2), dict(stride=(2, 1), padding=((0, 1), (1, 0)), dilation=(1, 2), groups=1))]
+    for x_shape, w_shape, kw in cases:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
         grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size)
@@ -298,7 +299,8 @@ def test_weight_grad_path_choice(monkeypatch):
     channels); LeNet's first layer, small maps with many channels and a non-finite input keep the
     im2col, whose products never pair an inf with a wide position's zero gradient."""
     taken = []
-    monkeypatch.setattr(conv, "conv_weight_grad_grid", lambda *a: (taken.append(a[-1]), grid.conv_weight_grad_grid(*a))[1])
+    original = grid.conv_weight_grad_grid
+    monkeypatch.setattr(conv, "conv_weight_grad_grid", lambda *a: (taken.append(a[-1]), original(*a))[1])
     rng = np.random.default_rng(3)
 
     def run(x_shape, w_shape, **kw):

@@ -45,8 +45,8 @@ from ..arith.conv import ConvGeometry, tap_phases
 from ._arrays import scratch, view_as
 from .window import tap_range
 
-__all__ = ["GridPlan", "GridConv", "plan_grid", "conv_grid", "conv_grid_shared", "shared_canvas_plans", "conv_weight_grad_grid",
-           "weight_grad_product"]
+__all__ = ["GridPlan", "GridConv", "plan_grid", "conv_grid", "conv_grid_shared", "shared_canvas_plans",
+           "conv_weight_grad_grid", "weight_grad_product"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _tap_offsets(plan: GridPlan, g: ConvGeometry, front: int) -> list[tuple[tupl
 
 
 def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
-    """The canvas walk of :func:`conv_grid_shared` (and so of :func:`conv_grid`) and :func:`conv_weight_grad_grid`.
+    """The canvas walk of :func:`conv_grid_shared` (and so :func:`conv_grid`) and :func:`conv_weight_grad_grid`.
 
     Yields ``(b0, rows_at, plan, flats, base)`` per GEMM block: samples ``b0 ... b0 + plan.samples``
     (the batch's last group may have fewer side by side: ``plan`` is then replaced), output rows
@@ -251,7 +251,8 @@ class GridConv:
         # the wide grid and the output both as (groups, C_out/G, rows, *middle dims, samples, last dim);
         # 1-d has rows only (one sample at a time)
         self.side = n > 1
-        self.bias_view = None if bias is None else bias.reshape((groups, g.out_channels // groups) + (1,) * (n + self.side))
+        cout_g = g.out_channels // groups
+        self.bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * (n + self.side))
         self.crop = (tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
                      if self.side else ())
         self.taps_k, self.samples = None, None
