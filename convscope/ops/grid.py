@@ -255,7 +255,8 @@ class GridConv:
         self.bias_view = None if bias is None else bias.reshape((groups, cout_g) + (1,) * (n + self.side))
         self.crop = (tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
                      if self.side else ())
-        self.taps_k, self.samples = None, None
+        # the plan and tap offsets for the current number of samples side by side (fewer for the batch's last group)
+        self.block_plan, self.taps_k, self.samples = plan, None, None
 
     def run(self, b0: int, y0: int, rows: int, samples: int, flats: np.ndarray, base: int) -> None:
         """The block of output rows ``[y0, y0 + rows)`` (clipped to this convolution's own) of
@@ -265,7 +266,7 @@ class GridConv:
         rows = min(rows, g.output_size[0] - y0)
         if rows <= 0:
             return
-        if samples != self.samples:  # the batch's last samples: the same layout, fewer side by side
+        if samples != self.samples:
             self.samples = samples
             self.block_plan = dataclasses.replace(self.plan, samples=samples)
             self.taps_k = _tap_offsets(self.block_plan, g, self.front)
