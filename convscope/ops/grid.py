@@ -222,12 +222,13 @@ def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
                 yield b0, (y0, min(plan.rows, slab0 + slab - y0)), plan, flats, (y0 - slab0) * plan.pitch
 
 
-def _gather_runs(flats: np.ndarray, runs: list[np.ndarray], length: int, dtype) -> np.ndarray:
-    """The columns ``(C_in, taps, length)`` of the canvas runs, one contiguous copy per tap, in a
-    reused buffer (slot 0); a single run is the canvas itself (no copy)."""
+def _gather_runs(runs: list[np.ndarray]) -> np.ndarray:
+    """The columns ``(C_in, taps, length)`` of the canvas runs ``(C_in, length)``, one contiguous copy
+    per tap, in a reused buffer (slot 0); a single run is the canvas itself (no copy)."""
     if len(runs) == 1:
         return runs[0][:, None]
-    cols = scratch(flats.shape[1] * len(runs) * length, dtype, slot=0).reshape(flats.shape[1], len(runs), length)
+    channels, length = runs[0].shape
+    cols = scratch(channels * len(runs) * length, runs[0].dtype, slot=0).reshape(channels, len(runs), length)
     for t_index, run in enumerate(runs):
         cols[:, t_index] = run
     return cols
@@ -278,7 +279,7 @@ class GridConv:
         for gemm_index, (phase, taps, w_mat) in enumerate(self.gemms):
             runs = [flats[self.combo_index[combo if phase is None else combo + (phase,)], :,
                           base + offset:base + offset + length] for combo, offset in self.taps_k]
-            cols = _gather_runs(flats, runs, length, flats.dtype)
+            cols = _gather_runs(runs)
             product = scratch(groups * w_mat.shape[1] * length, flats.dtype, slot=1)
             product = product.reshape(groups, w_mat.shape[1], length)
             np.matmul(w_mat, cols.reshape(groups, -1, length), out=product)
@@ -380,8 +381,8 @@ def conv_weight_grad_grid(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             taps_k = _tap_offsets(block_plan, g, n)
         nb = samples
         length = rows * block_plan.pitch
-        cols = _gather_runs(flats, [flats[combo_index[combo], :, base + offset:base + offset + length]
-                                    for combo, offset in taps_k], length, x.dtype)
+        cols = _gather_runs([flats[combo_index[combo], :, base + offset:base + offset + length]
+                             for combo, offset in taps_k])
         layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
         wide = scratch(g.out_channels * length, x.dtype, slot=1).reshape((g.out_channels, rows) + layout)
         wide.fill(0)
