@@ -84,9 +84,10 @@ def test_grid_is_the_path_for_large_maps(seed, monkeypatch):
     x = rng.standard_normal(x.shape[:2] + size)
     g = arith.conv_geometry(x.shape, w.shape, n=n, **kw)
     taken = []
-    monkeypatch.setattr(conv, "conv_grid", lambda *a: (taken.append(a[-1]), grid.conv_grid(*a)))
+    original = conv._conv_planned
+    monkeypatch.setattr(conv, "_conv_planned", lambda *a: (taken.append(a[-1]), original(*a)))
     got = getattr(F, f"conv{n}d")(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
-    expected_plan = conv._grid_plan(g, x.itemsize)
+    expected_plan = conv._grid_plan(g, x.itemsize, x.shape[0], flat=conv.flat_applies(x, w, g))
     assert taken == ([expected_plan] if expected_plan is not None else [])
     np.testing.assert_allclose(got, _torch_conv(n, x, w, b, kw), rtol=1e-10, atol=1e-10)
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
+from .flat import FlatPlan, conv_flat, flat_applies, plan_flat
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
 from .window import gather_windows, scatter_windows
@@ -113,8 +114,11 @@ GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 SUBPIXEL_MAX_WASTE = 1.5
 
 
-def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None) -> GridPlan | None:
-    """The stride-phase grid layout for ``g``, or None where the plain im2col is faster.
+def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None,
+               flat: bool = False) -> GridPlan | FlatPlan | None:
+    """The stride-phase grid layout for ``g``, or None where the plain im2col is faster; with
+    ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_applies`) the input's own rows
+    replace the grid's canvas, on the same conditions.
 
     Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
     little and its per-sample work is not too small; stacking the last dimension's taps into the
@@ -130,9 +134,19 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
             or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
     inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
-    if g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups):
-        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch)
-    return plain
+    stacked = g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups)
+    if flat:
+        return plan_flat(g, itemsize, CHUNK_BYTES, stacked, batch)
+    return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch) if stacked else plain
+
+
+def _conv_planned(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, out: np.ndarray,
+                  plan: GridPlan | FlatPlan) -> None:
+    """``out[:] = conv(x, weight) + bias`` by the plan's path."""
+    if isinstance(plan, FlatPlan):
+        conv_flat(x, weight, bias, g, out, plan)
+    else:
+        conv_grid(x, weight, bias, g, out, plan)
 
 
 @silent_float_errors
@@ -162,9 +176,9 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _add_bias(out, bias)
         return out
 
-    plan = _grid_plan(g, x.itemsize, x.shape[0])
+    plan = _grid_plan(g, x.itemsize, x.shape[0], flat=flat_applies(x, weight, g))
     if plan is not None:
-        conv_grid(x, weight, bias, g, out, plan)
+        _conv_planned(x, weight, bias, g, out, plan)
         return out
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
@@ -267,11 +281,13 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
             target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
-        convs.append((w, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE)))
+        # one phase (stride 1) has no canvas to share: it may read the input's own rows
+        flat = len(classes) == 1 and flat_applies(x, w, conv_g)
+        convs.append((w, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
     shared = _shared_subpixel_canvas([c[1] for c in convs], [c[3] for c in convs], x.itemsize, x.shape[0])
     if shared is None:
         for w, conv_g, target, plan in convs:
-            conv_grid(x, w, bias, conv_g, target, plan)
+            _conv_planned(x, w, bias, conv_g, target, plan)
     else:
         canvas_g, canvas_plan, plans = shared
         conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(w, bias, conv_g, target, plan)

@@ -1,0 +1,174 @@
+"""Stride-1 2-d convolution on the input's own rows: every kernel tap is one contiguous run of the
+input itself, so no padded copy of the input is made.
+
+With stride 1, tap ``(ty, tx)`` of output ``(y, x)`` reads input ``(y + a_y, x + a_x)``, where
+``a = t*d - p_low`` per dimension.  Lay the output out on the input's row pitch ``W`` (this needs
+``o_w <= W``): output ``(y, x)`` is column ``q = y*W + x`` of its sample, and the tap's input is
+element ``q + a_y*W + a_x`` of the sample's flattened plane ``(C_in, H*W)``.  A block of output
+rows therefore reads, per tap, one slice of the input, which one copy per tap (all the block's
+samples at once) turns into the GEMM's columns.  Two kinds of positions read the wrong element:
+
+- rows above or below the input (``y + a_y`` outside ``[0, H)``): the index falls outside the
+  plane, and the copy writes zeros there instead (the slice is clipped);
+- columns left or right of it (``x + a_x`` outside ``[0, W)``): the index wraps into the
+  neighbouring row.  Those products are zeroed: in the columns (plain layout) or, with the last
+  dimension's taps stacked into the GEMM's rows (as in :mod:`convscope.ops.grid`), in that tap's
+  block of the product, ``o_h * |a_x|`` values per channel.
+
+Positions ``x >= o_w`` (when ``o_w < W``, e.g. without padding) are computed and dropped.  Against
+the stride-phase grid this saves the canvas (a padded copy of the input) and, for ``'same'``
+convolutions, both the wasted columns and the short-row crop of the output.
+
+Memory: per block, columns and product of at most about ``chunk_bytes`` each, or one output
+row's worth when that is more.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..arith.conv import ConvGeometry
+from ._arrays import scratch, view_as
+from .grid import FOLD_LENGTH, FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, _gemm_operands, _write
+
+__all__ = ["FlatPlan", "plan_flat", "flat_applies", "conv_flat"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatPlan:
+    """How :func:`conv_flat` lays out one convolution."""
+
+    offset: tuple[tuple[int, ...], tuple[int, ...]]  # offset[j][t] = t*d_j - p_low_j: tap t reads input o + offset
+    stacked: bool   # the last dimension's taps stacked into the GEMM's rows
+    rows: int       # output rows per GEMM block
+    samples: int    # samples per GEMM block, one after the other along the columns
+    width: int      # the input's row pitch W
+
+    @property
+    def phase(self) -> tuple[tuple[int, ...], ...]:
+        """Stride phases of the taps (all 0: stride 1), as :func:`convscope.ops.grid._gemm_operands` reads them."""
+        return tuple((0,) * len(a) for a in self.offset)
+
+    @property
+    def margin(self) -> int:
+        """Columns past a sample's block that the stacked taps' shifted reads reach."""
+        return max(self.offset[1]) - min(self.offset[1]) if self.stacked else 0
+
+    def sample_columns(self, rows: int) -> int:
+        return rows * self.width + self.margin
+
+    def waste(self, g: ConvGeometry) -> float:
+        """GEMM columns computed per output position (1.0: none wasted)."""
+        return self.sample_columns(self.rows) / (self.rows * g.output_size[1])
+
+    def length(self, rows: int) -> int:
+        """GEMM columns of one sample's block of ``rows`` output rows (as :class:`GridPlan` names it)."""
+        return self.sample_columns(rows)
+
+
+def flat_applies(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> bool:
+    """2-d, stride 1, output rows no wider than the input's, each sample's plane one strided run,
+    and a finite weight: a zeroed product stands for the weight times the padding's zeros, which
+    PyTorch computes, and ``inf * 0`` is NaN."""
+    return (g.ndim == 2 and g.stride == (1, 1) and 1 <= g.output_size[1] <= g.input_size[1]
+            and x.strides[-2] == x.strides[-1] * x.shape[-1] and x.strides[-1] == x.itemsize
+            and bool(np.isfinite(weight).all()))
+
+
+def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, batch: int = 1) -> FlatPlan:
+    """Blocks of whole samples (several, towards ``FOLD_LENGTH`` columns, where the grid would put
+    them side by side) or of output rows, with columns and product of about ``chunk_bytes`` each."""
+    offset = tuple(tuple(t * d - lo for t in range(k))
+                   for k, d, (lo, _) in zip(g.kernel_size, g.dilation, g.padding))
+    width, out_rows = g.input_size[1], g.output_size[0]
+    taps_in_k = g.kernel_size[0] if stacked else math.prod(g.kernel_size)
+    gemm_rows = g.out_channels * (g.kernel_size[1] if stacked else 1)
+    per_row = max(g.in_channels * taps_in_k, gemm_rows) * width * itemsize
+    rows = max(1, min(out_rows, chunk_bytes // per_row))
+    samples = 1
+    sample_bytes = per_row * out_rows
+    if rows == out_rows and batch > 1 and (gemm_rows // g.groups >= FOLD_MIN_ROWS
+                                           or sample_bytes < FOLD_MAX_SAMPLE_BYTES):
+        samples = max(1, min(batch, -(-FOLD_LENGTH // (out_rows * width)), chunk_bytes // sample_bytes))
+    return FlatPlan(offset, stacked, rows, samples, width)
+
+
+def _gather(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
+    """``cols[:, t, j, c] = x[b0 + j].flat_plane[:, y0*W + starts[t] + c]``, zero outside the plane.
+
+    ``cols (C_in, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
+    nb, span = cols.shape[2], cols.shape[3]
+    plane = x.shape[-2] * x.shape[-1]
+    source = x[b0:b0 + nb].reshape(nb, x.shape[1], plane)
+    for t, offset in enumerate(starts):
+        start = y0 * x.shape[-1] + offset
+        lo, hi = min(span, max(0, -start)), max(0, min(span, plane - start))
+        hi = max(hi, lo)
+        dst = cols[:, t]
+        if lo > 0:
+            dst[..., :lo] = 0
+        if hi < span:
+            dst[..., hi:] = 0
+        if hi > lo:
+            dst[..., lo:hi] = source[:, :, start + lo:start + hi].transpose(1, 0, 2)
+
+
+def _zero_wrapped(view: np.ndarray, a: int, width: int, out_w: int) -> None:
+    """Zero the outputs ``x < o_w`` of ``view (..., W)`` whose tap reads column ``x + a`` outside
+    ``[0, W)`` (positions from ``o_w`` on are dropped anyway)."""
+    if a < 0:
+        view[..., :min(out_w, -a)] = 0
+    elif width - a < out_w:
+        view[..., max(0, width - a):out_w] = 0
+
+
+def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+              out: np.ndarray, plan: FlatPlan) -> None:
+    """``out[:] = conv(x, weight) + bias`` on the input's own rows (see the module docstring).
+
+    Shapes: ``x (B, C_in, H, W)`` with each plane one strided run (:func:`flat_applies`),
+    ``weight (C_out, C_in/G, kh, kw)``, ``out (B, C_out, o_h, o_w)``, any strided view.
+    """
+    groups = g.groups
+    cout_g = g.out_channels // groups
+    width, out_w = plan.width, g.output_size[1]
+    (_, _, w_mat), = _gemm_operands(weight, g, plan)  # stride 1: one phase, one GEMM
+    a_y, a_x = plan.offset
+    if plan.stacked:  # columns per row tap, shifted so that the stacked taps read from 0 on
+        starts = [ay * width + min(a_x) for ay in a_y]
+    else:
+        starts = [ay * width + ax for ay in a_y for ax in a_x]
+    bias_view = None if bias is None else bias.reshape(groups, cout_g, 1, 1, 1)
+    batch, out_rows = x.shape[0], g.output_size[0]
+    for b0 in range(0, batch, plan.samples):
+        nb = min(plan.samples, batch - b0)
+        for y0 in range(0, out_rows, plan.rows):
+            rows = min(plan.rows, out_rows - y0)
+            span, block = plan.sample_columns(rows), rows * width
+            cols = scratch(x.shape[1] * len(starts) * nb * span, x.dtype, slot=0)
+            cols = cols.reshape(x.shape[1], len(starts), nb, span)
+            _gather(x, cols, b0, y0, starts)
+            if not plan.stacked:
+                for t, ax in enumerate(a_x * len(a_y)):
+                    _zero_wrapped(cols[:, t, :, :block].reshape(x.shape[1], nb, rows, width), ax, width, out_w)
+            product = scratch(groups * w_mat.shape[1] * nb * span, x.dtype, slot=1)
+            product = product.reshape(groups, w_mat.shape[1], nb * span)
+            np.matmul(w_mat, cols.reshape(groups, -1, nb * span), out=product)
+            if plan.stacked:  # each tap's block, read from its shift on; wrapped columns zeroed; summed
+                blocks = product.reshape(groups, len(a_x), cout_g, nb * span)
+                terms = []  # all samples in one run (their margins in between are dropped)
+                for tx, ax in enumerate(a_x):
+                    shift = ax - min(a_x)
+                    per_sample = blocks[:, tx].reshape(groups, cout_g, nb, span)[..., shift:shift + block]
+                    _zero_wrapped(per_sample.reshape(groups, cout_g, nb, rows, width), ax, width, out_w)
+                    terms.append(blocks[:, tx, :, shift:shift + nb * span - plan.margin])
+                for term in terms[1:]:
+                    np.add(terms[0], term, out=terms[0])
+                result = blocks[:, 0]
+            else:
+                result = product
+            wide = view_as(result.reshape(groups, cout_g, nb, span)[..., :block], (groups, cout_g, nb, rows, width))
+            target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows, out_w))
+            _write(np.moveaxis(target, 0, 2), wide[..., :out_w], bias_view, overwrite=True)

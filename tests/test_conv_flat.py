@@ -1,0 +1,167 @@
+"""The flat path of stride-1 2-d convolution (``convscope.ops.flat``) against torch.
+
+The flat path reads each tap's columns straight from the input's rows and zeroes the products
+that wrap around a row's end; the cases here put those wraps everywhere: asymmetric and
+negative-free paddings up to the kernel's extent, dilation, groups, outputs narrower than the
+input, blocks of one row and of several samples, both GEMM layouts, and non-finite inputs.
+"""
+import numpy as np
+import pytest
+import torch
+
+import convscope.functional as F
+from convscope import arith
+from convscope.ops import conv, flat
+
+TF = torch.nn.functional
+
+
+def _random_case(rng, dtype):
+    groups = int(rng.choice([1, 1, 2, 3]))
+    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 6, 2))
+    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    extent = [(kk - 1) * dd for kk, dd in zip(k, d)]
+    # the last dimension's padding may not widen the output past the input (the flat condition)
+    lo_w = int(rng.integers(0, extent[1] + 1))
+    hi_w = int(rng.integers(0, extent[1] - lo_w + 1))
+    pad = ((int(rng.integers(0, 4)), int(rng.integers(0, 4))), (lo_w, hi_w))
+    size = (int(extent[0] + 1 + rng.integers(0, 7)), int(extent[1] + 1 + rng.integers(0, 7)))
+    x = rng.standard_normal((int(rng.integers(1, 6)), cin) + size).astype(dtype)
+    w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if rng.random() < 0.5 else None
+    return x, w, b, dict(stride=(1, 1), padding=pad, dilation=d, groups=groups)
+
+
+def _torch_conv(x, w, b, kw):
+    flat_pad = tuple(v for lo_hi in reversed(kw["padding"]) for v in lo_hi)
+    return TF.conv2d(TF.pad(torch.from_numpy(x), flat_pad), torch.from_numpy(w),
+                     None if b is None else torch.from_numpy(b), dilation=kw["dilation"], groups=kw["groups"]).numpy()
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+@pytest.mark.parametrize("seed", range(40))
+def test_flat_matches_torch(seed, stacked):
+    rng = np.random.default_rng(seed)
+    dtype = np.float64 if seed % 4 else np.float32
+    x, w, b, kw = _random_case(rng, dtype)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    assert flat.flat_applies(x, w, g)
+    ref = _torch_conv(x, w, b, kw)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    # budgets: several samples per GEMM; whole samples; one output row per GEMM
+    for chunk_bytes, batch in ((1 << 23, x.shape[0]), (1 << 23, 1), (1, x.shape[0])):
+        plan = flat.plan_flat(g, x.itemsize, chunk_bytes, stacked, batch)
+        out = np.full(ref.shape, np.nan, dtype=dtype)
+        flat.conv_flat(x, w, b, g, out, plan)
+        np.testing.assert_allclose(out, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
+
+
+def test_flat_several_samples_per_gemm(monkeypatch):
+    """Small maps put several samples one after the other along the GEMM's columns (three per GEMM
+    here: the last GEMM gets one)."""
+    monkeypatch.setattr(flat, "FOLD_LENGTH", 3 * 6 * 5)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 4, 6, 5))
+    w = rng.standard_normal((3, 4, 3, 3))
+    kw = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    for stacked in (False, True):
+        plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=7)
+        assert plan.samples == 3
+        out = np.full((7, 3, 6, 5), np.nan)
+        flat.conv_flat(x, w, None, g, out, plan)
+        np.testing.assert_allclose(out, _torch_conv(x, w, None, kw), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_flat_non_finite_input_matches_torch(value, stacked):
+    """An inf or NaN next to a row's end is read by the wrapped positions of the neighbouring row;
+    their zeroed products must not let it through (torch reads the zero padding there)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 8))
+    x[0, 1, 4, 0] = value        # first column: wrapped into by row 3's right taps
+    x[1, 2, 2, 7] = value        # last column: wrapped into by row 3's left taps
+    x[1, 0, 0, 3] = value        # first row: the clipped rows above the input
+    w = rng.standard_normal((4, 3, 3, 5))
+    kw = dict(stride=(1, 1), padding=((1, 1), (2, 2)), dilation=(1, 1), groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=2)
+    out = np.full((2, 4, 9, 8), 7.0)
+    with np.errstate(invalid="ignore"):
+        flat.conv_flat(x, w, None, g, out, plan)
+    ref = _torch_conv(x, w, None, kw)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(out[finite], ref[finite], rtol=1e-10, atol=1e-10)
+
+
+def test_flat_conditions():
+    """Where the flat path does not apply, the canvas grid (or im2col) runs instead."""
+    x = np.zeros((2, 3, 20, 20))
+    w = np.ones((4, 3, 3, 3))
+
+    def applies(x, w, **kw):
+        return flat.flat_applies(x, w, arith.conv_geometry(x.shape, w.shape, n=2, **kw))
+
+    assert applies(x, w, padding=1)
+    assert applies(x, w, padding=0)                            # narrower output: its extra columns are dropped
+    assert not applies(x, w, padding=2)                        # output wider than the input's rows
+    assert not applies(x, w, padding=1, stride=2)
+    assert not applies(x[:, :, :, ::2], w, padding=1)          # strided columns: a plane is not one run
+    assert not applies(x[:, :, ::2], w, padding=1)             # strided rows: neither
+    assert applies(x[:, ::2], w[:, ::2], padding=1)            # strided channels and samples are fine
+    w_inf = w.copy()
+    w_inf[0, 0, 1, 1] = np.inf
+    assert not applies(x, w_inf, padding=1)                    # inf * padding's zero is NaN in torch
+    x1, w1 = np.zeros((2, 3, 20)), np.ones((4, 3, 3))
+    assert not flat.flat_applies(x1, w1, arith.conv_geometry(x1.shape, w1.shape, n=1, padding=1))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_public_conv2d_takes_the_flat_path(seed, monkeypatch):
+    """Through ``conv2d``: maps large enough for the grid take the flat path."""
+    rng = np.random.default_rng(200 + seed)
+    x, w, b, kw = _random_case(rng, np.float64)
+    x = rng.standard_normal(x.shape[:2] + (40, 24))
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    taken = []
+    original = flat.conv_flat
+    monkeypatch.setattr(conv, "conv_flat", lambda *a: (taken.append(a[-1]), original(*a)))
+    got = F.conv2d(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    expected = conv._grid_plan(g, x.itemsize, x.shape[0], flat=True)
+    assert taken == ([expected] if expected is not None else [])
+    np.testing.assert_allclose(got, _torch_conv(x, w, b, kw), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_input_gradient_takes_the_flat_path(seed, monkeypatch):
+    """The input gradient of a stride-1 convolution is a stride-1 transposed convolution: one
+    sub-pixel phase, a stride-1 convolution of the output gradient, on the flat path."""
+    from convscope.autograd import Tensor
+    rng = np.random.default_rng(300 + seed)
+    dtype = np.float64 if seed % 2 else np.float32
+    groups = int(rng.choice([1, 2]))
+    k = tuple(int(v) for v in rng.integers(2, 6, 2))
+    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    pad = tuple(int(rng.integers(0, (kk - 1) * dd // 2 + 1)) for kk, dd in zip(k, d))  # output within the input
+    x = rng.standard_normal((int(rng.integers(1, 4)), groups * int(rng.integers(16, 25)), 36, 30)).astype(dtype)
+    w = rng.standard_normal((groups * int(rng.integers(4, 9)), x.shape[1] // groups) + k).astype(dtype)
+    kw = dict(dilation=d, groups=groups)
+    taken = []
+    original = flat.conv_flat
+    monkeypatch.setattr(conv, "conv_flat", lambda *a: (taken.append(1), original(*a)))
+    xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    out = TF.conv2d(xt, wt, padding=pad, dilation=kw["dilation"], groups=kw["groups"])
+    grad = rng.standard_normal(out.shape).astype(x.dtype)
+    out.backward(torch.from_numpy(grad))
+    xc, wc = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    F.conv2d(xc, wc, None, 1, pad, kw["dilation"], kw["groups"]).backward(grad)
+    # the input gradient's rows are no wider than the output gradient's only for 'same' widths
+    same_width = 2 * pad[1] == (k[1] - 1) * d[1]
+    assert len(taken) == (2 if same_width else 1)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(xc.grad, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(wc.grad, wt.grad.numpy(), **tol)
