@@ -165,3 +165,44 @@ def test_input_gradient_takes_the_flat_path(seed, monkeypatch):
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(xc.grad, xt.grad.numpy(), **tol)
     np.testing.assert_allclose(wc.grad, wt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("kernel,dilation,pad_w,stacked,bias_in_gemm,direct", [
+    ((3, 3), (1, 1), (1, 1), False, True, True),     # plain, one sample, o_w = W: GEMM into the output
+    ((3, 3), (1, 1), (0, 1), False, True, False),    # plain, o_w < W: through the product
+    ((3, 3), (1, 1), (1, 1), True, True, False),     # stacked: the middle tap's block carries the bias
+    ((3, 2), (1, 2), (1, 1), True, False, False),    # stacked, taps at -1 and +1 both wrap: bias added after
+])
+def test_flat_bias_and_output_routes(kernel, dilation, pad_w, stacked, bias_in_gemm, direct, monkeypatch):
+    """The bias in the GEMM or after it, and the GEMM into the output or into the product."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 5, 9, 8))
+    w = rng.standard_normal((4, 5) + kernel)
+    b = rng.standard_normal(4)
+    kw = dict(stride=(1, 1), padding=((1, 1), pad_w), dilation=dilation, groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1)
+    assert plan.stacked == stacked and plan.samples == 1
+    assert (flat._bias_block(plan, g.output_size[1]) is not None or not stacked) == bias_in_gemm
+    directs = []
+    original = flat._as_gemm_output
+    monkeypatch.setattr(flat, "_as_gemm_output", lambda t: directs.append(original(t)) or directs[-1])
+    out = np.full((2, 4) + g.output_size, np.nan)
+    flat.conv_flat(x, w, b, g, out, plan)
+    assert any(d is not None for d in directs) == direct
+    np.testing.assert_allclose(out, _torch_conv(x, w, b, kw), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_flat_into_a_strided_output(stacked):
+    """The output may be any strided view (a transposed convolution's sub-pixel phase writes one)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 6, 10, 9))
+    w = rng.standard_normal((4, 6, 3, 3))
+    b = rng.standard_normal(4)
+    kw = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    canvas = np.full((1, 4, 20, 18), 7.0)
+    flat.conv_flat(x, w, b, g, canvas[:, :, 1::2, ::2], flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1))
+    np.testing.assert_allclose(canvas[:, :, 1::2, ::2], _torch_conv(x, w, b, kw), rtol=1e-10, atol=1e-10)
+    assert (canvas[:, :, ::2] == 7.0).all() and (canvas[:, :, :, 1::2] == 7.0).all()

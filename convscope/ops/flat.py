@@ -80,6 +80,7 @@ def flat_applies(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> bool:
 def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, batch: int = 1) -> FlatPlan:
     """Blocks of whole samples (several, towards ``FOLD_LENGTH`` columns, where the grid would put
     them side by side) or of output rows, with columns and product of about ``chunk_bytes`` each."""
+    stacked = stacked and g.kernel_size[1] > 1  # one tap per row: nothing to stack
     offset = tuple(tuple(t * d - lo for t in range(k))
                    for k, d, (lo, _) in zip(g.kernel_size, g.dilation, g.padding))
     width, out_rows = g.input_size[1], g.output_size[0]
@@ -96,23 +97,22 @@ def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, b
 
 
 def _gather(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
-    """``cols[:, t, j, c] = x[b0 + j].flat_plane[:, y0*W + starts[t] + c]``, zero outside the plane.
-
-    ``cols (C_in, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
-    nb, span = cols.shape[2], cols.shape[3]
+    """``cols[g, c, t, j, q] = x[b0 + j, g*C_in/G + c].flat[y0*W + starts[t] + q]``, zero outside
+    the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
+    groups, cin_g, _, nb, span = cols.shape
     plane = x.shape[-2] * x.shape[-1]
-    source = x[b0:b0 + nb].reshape(nb, x.shape[1], plane)
+    source = x[b0:b0 + nb].reshape(nb, groups, cin_g, plane).transpose(1, 2, 0, 3)
     for t, offset in enumerate(starts):
         start = y0 * x.shape[-1] + offset
         lo, hi = min(span, max(0, -start)), max(0, min(span, plane - start))
         hi = max(hi, lo)
-        dst = cols[:, t]
+        dst = cols[:, :, t]
         if lo > 0:
             dst[..., :lo] = 0
         if hi < span:
             dst[..., hi:] = 0
         if hi > lo:
-            dst[..., lo:hi] = source[:, :, start + lo:start + hi].transpose(1, 0, 2)
+            dst[..., lo:hi] = source[..., start + lo:start + hi]
 
 
 def _zero_wrapped(view: np.ndarray, a: int, width: int, out_w: int) -> None:
@@ -124,15 +124,27 @@ def _zero_wrapped(view: np.ndarray, a: int, width: int, out_w: int) -> None:
         view[..., max(0, width - a):out_w] = 0
 
 
+def _bias_block(plan: FlatPlan, out_w: int) -> int | None:
+    """The stacked tap whose block of the product is never zeroed (it may carry the bias), or None."""
+    for tx, a in enumerate(plan.offset[1]):
+        if a >= 0 and plan.width - a >= out_w:
+            return tx
+    return None
+
+
 def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
               out: np.ndarray, plan: FlatPlan) -> None:
     """``out[:] = conv(x, weight) + bias`` on the input's own rows (see the module docstring).
+
+    The bias rides in the GEMM (a row of ones in the columns, a bias column in the weight) where a
+    block of the product is never zeroed; the stacked taps' last sum writes the output; plain
+    blocks of one sample with ``o_w = W`` are multiplied straight into the output.
 
     Shapes: ``x (B, C_in, H, W)`` with each plane one strided run (:func:`flat_applies`),
     ``weight (C_out, C_in/G, kh, kw)``, ``out (B, C_out, o_h, o_w)``, any strided view.
     """
     groups = g.groups
-    cout_g = g.out_channels // groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     width, out_w = plan.width, g.output_size[1]
     (_, _, w_mat), = _gemm_operands(weight, g, plan)  # stride 1: one phase, one GEMM
     a_y, a_x = plan.offset
@@ -140,35 +152,61 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
         starts = [ay * width + min(a_x) for ay in a_y]
     else:
         starts = [ay * width + ax for ay in a_y for ax in a_x]
-    bias_view = None if bias is None else bias.reshape(groups, cout_g, 1, 1, 1)
+    inner = cin_g * len(starts)
+    bias_rows = None if bias is None else (_bias_block(plan, out_w) if plan.stacked else 0)
+    if bias_rows is not None:
+        augmented = np.zeros(w_mat.shape[:2] + (inner + 1,), dtype=w_mat.dtype)
+        augmented[:, :, :inner] = w_mat
+        augmented[:, bias_rows * cout_g:(bias_rows + 1) * cout_g, inner] = bias.reshape(groups, cout_g)
+        w_mat = augmented
+    bias_view = None if bias is None or bias_rows is not None else bias.reshape(groups, cout_g, 1, 1, 1)
     batch, out_rows = x.shape[0], g.output_size[0]
     for b0 in range(0, batch, plan.samples):
         nb = min(plan.samples, batch - b0)
         for y0 in range(0, out_rows, plan.rows):
             rows = min(plan.rows, out_rows - y0)
             span, block = plan.sample_columns(rows), rows * width
-            cols = scratch(x.shape[1] * len(starts) * nb * span, x.dtype, slot=0)
-            cols = cols.reshape(x.shape[1], len(starts), nb, span)
-            _gather(x, cols, b0, y0, starts)
+            columns = nb * span
+            cols = scratch(groups * w_mat.shape[2] * columns, x.dtype, slot=0).reshape(groups, w_mat.shape[2], columns)
+            taps_view = cols[:, :inner].reshape(groups, cin_g, len(starts), nb, span)
+            _gather(x, taps_view, b0, y0, starts)
+            if bias_rows is not None:
+                cols[:, inner] = 1
             if not plan.stacked:
                 for t, ax in enumerate(a_x * len(a_y)):
-                    _zero_wrapped(cols[:, t, :, :block].reshape(x.shape[1], nb, rows, width), ax, width, out_w)
-            product = scratch(groups * w_mat.shape[1] * nb * span, x.dtype, slot=1)
-            product = product.reshape(groups, w_mat.shape[1], nb * span)
-            np.matmul(w_mat, cols.reshape(groups, -1, nb * span), out=product)
-            if plan.stacked:  # each tap's block, read from its shift on; wrapped columns zeroed; summed
-                blocks = product.reshape(groups, len(a_x), cout_g, nb * span)
-                terms = []  # all samples in one run (their margins in between are dropped)
-                for tx, ax in enumerate(a_x):
-                    shift = ax - min(a_x)
-                    per_sample = blocks[:, tx].reshape(groups, cout_g, nb, span)[..., shift:shift + block]
-                    _zero_wrapped(per_sample.reshape(groups, cout_g, nb, rows, width), ax, width, out_w)
-                    terms.append(blocks[:, tx, :, shift:shift + nb * span - plan.margin])
-                for term in terms[1:]:
-                    np.add(terms[0], term, out=terms[0])
-                result = blocks[:, 0]
-            else:
-                result = product
-            wide = view_as(result.reshape(groups, cout_g, nb, span)[..., :block], (groups, cout_g, nb, rows, width))
+                    _zero_wrapped(taps_view[:, :, t, :, :block].reshape(groups, cin_g, nb, rows, width), ax,
+                                  width, out_w)
             target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows, out_w))
-            _write(np.moveaxis(target, 0, 2), wide[..., :out_w], bias_view, overwrite=True)
+            target = np.moveaxis(target, 0, 2)
+            direct = None if plan.stacked or nb > 1 or out_w != width else _as_gemm_output(target)
+            if direct is not None:
+                np.matmul(w_mat, cols, out=direct)
+            else:
+                product = scratch(groups * w_mat.shape[1] * columns, x.dtype, slot=1)
+                product = product.reshape(groups, w_mat.shape[1], columns)
+                np.matmul(w_mat, cols, out=product)
+                blocks = product.reshape(groups, len(a_x) if plan.stacked else 1, cout_g, columns)
+
+                def positions(tx: int, shift: int = 0) -> np.ndarray:
+                    """Tap block ``tx`` read from ``shift`` on, at the outputs: ``(G, C_out/G, nb, rows, W)``."""
+                    per_sample = blocks[:, tx].reshape(groups, cout_g, nb, span)[..., shift:shift + block]
+                    return per_sample.reshape(groups, cout_g, nb, rows, width)
+                if plan.stacked:  # each tap's block, read from its shift on; wrapped columns zeroed; summed
+                    shifts = [ax - min(a_x) for ax in a_x]
+                    for tx, ax in enumerate(a_x):
+                        _zero_wrapped(positions(tx, shifts[tx]), ax, width, out_w)
+                    # all samples in one run (the margins in between are dropped); the last sum writes the output
+                    first = blocks[:, 0, :, :columns - plan.margin]
+                    for tx in range(1, len(a_x) - 1):
+                        np.add(first, blocks[:, tx, :, shifts[tx]:shifts[tx] + columns - plan.margin], out=first)
+                    np.add(positions(0)[..., :out_w], positions(len(a_x) - 1, shifts[-1])[..., :out_w], out=target)
+                else:
+                    np.copyto(target, positions(0)[..., :out_w])
+            if bias_view is not None:
+                target += bias_view
+
+
+def _as_gemm_output(target: np.ndarray) -> np.ndarray | None:
+    """``target (G, C_out/G, 1, rows, W)`` as ``(G, C_out/G, rows*W)`` without a copy, or None."""
+    view = target.reshape(target.shape[:2] + (-1,))
+    return view if np.may_share_memory(view, target) and view.strides[-1] == target.itemsize else None
