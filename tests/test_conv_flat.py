@@ -59,16 +59,17 @@ def test_flat_matches_torch(seed, stacked):
 
 def test_flat_several_samples_per_gemm(monkeypatch):
     """Small maps put several samples one after the other along the GEMM's columns (three per GEMM
-    here: the last GEMM gets one)."""
-    monkeypatch.setattr(flat, "FOLD_LENGTH", 3 * 6 * 5)
+    here, by the chunk budget: the last GEMM gets one)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((7, 4, 6, 5))
     w = rng.standard_normal((3, 4, 3, 3))
     kw = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
     g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
     for stacked in (False, True):
-        plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=7)
-        assert plan.samples == 3
+        one = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1)
+        per_row = max(4 * (3 if stacked else 9), 3 * (3 if stacked else 1)) * 5 * x.itemsize
+        plan = flat.plan_flat(g, x.itemsize, 3 * per_row * 6, stacked, batch=7)
+        assert one.samples == 1 and plan.samples == 3 and plan.rows == 6
         out = np.full((7, 3, 6, 5), np.nan)
         flat.conv_flat(x, w, None, g, out, plan)
         np.testing.assert_allclose(out, _torch_conv(x, w, None, kw), rtol=1e-10, atol=1e-10)
@@ -168,22 +169,25 @@ def test_input_gradient_takes_the_flat_path(seed, monkeypatch):
 
 
 @pytest.mark.parametrize("kernel,dilation,pad_w,stacked,bias_in_gemm,direct", [
-    ((3, 3), (1, 1), (1, 1), False, True, True),     # plain, one sample, o_w = W: GEMM into the output
-    ((3, 3), (1, 1), (0, 1), False, True, False),    # plain, o_w < W: through the product
+    ((3, 3), (1, 1), (1, 1), False, False, True),    # plain, one sample, o_w = W: GEMM into the output
+    ((3, 3), (1, 1), (0, 1), False, False, False),   # plain, o_w < W: through the product
     ((3, 3), (1, 1), (1, 1), True, True, False),     # stacked: the middle tap's block carries the bias
     ((3, 2), (1, 2), (1, 1), True, False, False),    # stacked, taps at -1 and +1 both wrap: bias added after
 ])
 def test_flat_bias_and_output_routes(kernel, dilation, pad_w, stacked, bias_in_gemm, direct, monkeypatch):
-    """The bias in the GEMM or after it, and the GEMM into the output or into the product."""
+    """The bias in the GEMM (stacked: its weight is a copy anyway) or after it, and the GEMM into the
+    output or into the product."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((2, 5, 9, 8))
-    w = rng.standard_normal((4, 5) + kernel)
+    x = rng.standard_normal((2, 12, 9, 8))  # an inner dimension of at least GEMM_BIAS_MIN_INNER
+    w = rng.standard_normal((4, 12) + kernel)
     b = rng.standard_normal(4)
     kw = dict(stride=(1, 1), padding=((1, 1), pad_w), dilation=dilation, groups=1)
     g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
     plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1)
     assert plan.stacked == stacked and plan.samples == 1
-    assert (flat._bias_block(plan, g.output_size[1]) is not None or not stacked) == bias_in_gemm
+    inner = 12 * (kernel[0] if stacked else kernel[0] * kernel[1])
+    assert inner >= flat.GEMM_BIAS_MIN_INNER
+    assert flat._weight_matrix(w, b, g, plan, inner)[1] == bias_in_gemm
     directs = []
     original = flat._as_gemm_output
     monkeypatch.setattr(flat, "_as_gemm_output", lambda t: directs.append(original(t)) or directs[-1])

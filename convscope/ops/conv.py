@@ -116,27 +116,32 @@ SUBPIXEL_MAX_WASTE = 1.5
 
 def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None,
                flat: bool = False) -> GridPlan | FlatPlan | None:
-    """The stride-phase grid layout for ``g``, or None where the plain im2col is faster; with
-    ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_applies`) the input's own rows
-    replace the grid's canvas, on the same conditions.
+    """The layout of the wide-grid paths for ``g``, or None where the plain im2col is faster.
 
-    Measured on the benchmark layers (``docs/benchmarks.md``): the grid wins wherever it wastes
-    little and its per-sample work is not too small; stacking the last dimension's taps into the
-    GEMM's rows pays when the remaining inner dimension ``C_in/G * prod(k[:-1])`` is at least twice
-    ``C_out/G`` (it trades a ``k_last``-fold smaller column copy for ``k_last - 1`` passes over
-    the output).
+    With ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_applies`) the input's own
+    rows, wherever they waste at most ``max_waste``: with one copy per tap for all of a block's
+    samples it beat the im2col on every layer measured, small ones included (best ms, im2col
+    against flat: LeNet's 5x5 1->16 at 28x28, batch 128, 2.55 / 1.83; 3x3 3->16 at 32x32, batch
+    16, 0.34 / 0.29; 3x3 128->128 at 4x4, batch 64, 2.32 / 1.37; 512->512 at 7x7 7.21 / 6.85).
+    Otherwise the stride-phase grid, measured on the benchmark layers (``docs/benchmarks.md``): it
+    wins wherever it wastes little and its per-sample work is not too small.
+
+    Stacking the last dimension's taps into the GEMM's rows pays when the remaining inner dimension
+    ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a ``k_last``-fold smaller
+    column copy for ``k_last - 1`` passes over the output).
     """
-    plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False, batch=batch)
-    sample_columns = g.output_size[0] * math.prod(plain.extent[1:])
-    sample_bytes = g.in_channels * math.prod(g.kernel_size) * sample_columns * itemsize
-    if plain.waste(g) > (GRID_MAX_WASTE if max_waste is None else max_waste) \
-            or plain.length(plain.rows) < GRID_MIN_LENGTH \
-            or sample_bytes < GRID_MIN_SAMPLE_BYTES:
-        return None
+    limit = GRID_MAX_WASTE if max_waste is None else max_waste
     inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
     stacked = g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups)
     if flat:
-        return plan_flat(g, itemsize, CHUNK_BYTES, stacked, batch)
+        plan = plan_flat(g, itemsize, CHUNK_BYTES, stacked, batch)
+        if plan.waste(g) <= limit:
+            return plan
+    plain = plan_grid(g, itemsize, CHUNK_BYTES, stacked=False, batch=batch)
+    sample_columns = g.output_size[0] * math.prod(plain.extent[1:])
+    sample_bytes = g.in_channels * math.prod(g.kernel_size) * sample_columns * itemsize
+    if plain.waste(g) > limit or plain.length(plain.rows) < GRID_MIN_LENGTH or sample_bytes < GRID_MIN_SAMPLE_BYTES:
+        return None
     return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch) if stacked else plain
 
 
