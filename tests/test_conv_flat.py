@@ -210,3 +210,65 @@ def test_flat_into_a_strided_output(stacked):
     flat.conv_flat(x, w, b, g, canvas[:, :, 1::2, ::2], flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1))
     np.testing.assert_allclose(canvas[:, :, 1::2, ::2], _torch_conv(x, w, b, kw), rtol=1e-10, atol=1e-10)
     assert (canvas[:, :, ::2] == 7.0).all() and (canvas[:, :, :, 1::2] == 7.0).all()
+
+
+# -- the weight gradient on the input's rows ------------------------------------------------------
+
+def _torch_weight_grad(x, w, grad, kw):
+    flat_pad = tuple(v for lo_hi in reversed(kw["padding"]) for v in lo_hi)
+    wt = torch.from_numpy(w).requires_grad_()
+    out = TF.conv2d(TF.pad(torch.from_numpy(x), flat_pad), wt, dilation=kw["dilation"], groups=kw["groups"])
+    out.backward(torch.from_numpy(grad))
+    return wt.grad.numpy()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_weight_grad_flat_matches_torch(seed):
+    """Every layout: several samples per GEMM, one, one output row; outputs as wide as the input's
+    rows and narrower (the gradient then sits on the wider rows with zeros past ``o_w``)."""
+    rng = np.random.default_rng(400 + seed)
+    dtype = np.float64 if seed % 4 else np.float32
+    x, w, _, kw = _random_case(rng, dtype)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size).astype(dtype)
+    ref = _torch_weight_grad(x, w, grad, kw)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for chunk_bytes, batch in ((1 << 23, x.shape[0]), (1 << 23, 1), (1, x.shape[0])):
+        plan = flat.plan_flat(g, x.itemsize, chunk_bytes, False, batch)
+        got = flat.conv_weight_grad_flat(x, grad, g, plan)
+        assert got.shape == w.shape and got.dtype == dtype
+        np.testing.assert_allclose(got, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_weight_grad_path_choice_and_non_finite(value, monkeypatch):
+    """'Same' widths take the flat path, one input channel included, and non-finite inputs too: no
+    position there pairs an input value with a made-up zero gradient, and the wrapped positions
+    are zeroed columns (the padding), so an inf next to a row's end gives what torch gives."""
+    taken = []
+    original = flat.conv_weight_grad_flat
+    monkeypatch.setattr(conv, "conv_weight_grad_flat", lambda *a: (taken.append(a[-1]), original(*a))[1])
+    rng = np.random.default_rng(7)
+    for x_shape, w_shape, pad in (((16, 1, 28, 28), (16, 1, 5, 5), 2), ((2, 64, 7, 7), (64, 64, 3, 3), 1),
+                                  ((2, 8, 20, 20), (8, 8, 3, 3), 1)):
+        x = rng.standard_normal(x_shape)
+        x[-1, -1, 4, -1] = value    # read by the wrapped positions of the next row's left taps
+        x[0, 0, 3, 0] = value
+        w = rng.standard_normal(w_shape)
+        kw = dict(stride=(1, 1), padding=((pad, pad), (pad, pad)), dilation=(1, 1), groups=1)
+        g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+        grad = rng.standard_normal((x.shape[0], w.shape[0]) + g.output_size)
+        taken.clear()
+        with np.errstate(invalid="ignore"):
+            got = conv.conv_weight_grad(x, grad, g)
+        assert len(taken) == 1 and taken[0].samples >= 1
+        ref = _torch_weight_grad(x, w, grad, kw)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-10, atol=1e-10)
+    x, w = rng.standard_normal((2, 8, 20, 20)), rng.standard_normal((8, 8, 3, 3))
+    g = arith.conv_geometry(x.shape, w.shape, n=2)   # narrower rows: not the flat path
+    taken.clear()
+    conv.conv_weight_grad(x, rng.standard_normal((2, 8) + g.output_size), g)
+    assert not taken

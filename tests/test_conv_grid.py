@@ -296,9 +296,10 @@ def test_weight_grad_both_gemm_orientations(columns_first_max, monkeypatch):
 
 
 def test_weight_grad_path_choice(monkeypatch):
-    """Large maps take the grid (at most 1.5 wasted columns, at least 512 per GEMM, several input
-    channels); LeNet's first layer, small maps with many channels and a non-finite input keep the
-    im2col, whose products never pair an inf with a wide position's zero gradient."""
+    """Large maps whose output rows are narrower than the input's take the grid (at most 1.5 wasted
+    columns, at least 512 per GEMM, several input channels; 'same' widths take the flat path, see
+    ``test_conv_flat.py``); one input channel, small maps with many channels and a non-finite input
+    keep the im2col, whose products never pair an inf with a wide position's zero gradient."""
     taken = []
     original = grid.conv_weight_grad_grid
     monkeypatch.setattr(conv, "conv_weight_grad_grid", lambda *a: (taken.append(a[-1]), original(*a))[1])
@@ -313,18 +314,19 @@ def test_weight_grad_path_choice(monkeypatch):
         return bool(taken)
 
     assert run((16, 16, 14, 14), (32, 16, 5, 5))                     # LeNet's second layer
-    assert run((2, 8, 56, 56), (8, 8, 3, 3), padding=1)
-    assert not run((16, 1, 28, 28), (16, 1, 5, 5), padding=2)        # one input channel
-    assert not run((2, 64, 7, 7), (64, 64, 3, 3), padding=1)         # few columns per GEMM
+    assert run((2, 8, 56, 56), (8, 8, 3, 3))
+    assert run((2, 8, 56, 56), (8, 8, 3, 3), stride=2, padding=1)
+    assert not run((16, 1, 28, 28), (16, 1, 5, 5))                   # one input channel
+    assert not run((2, 64, 7, 7), (64, 64, 3, 3), stride=(1, 2))     # few columns per GEMM
     x = rng.standard_normal((2, 8, 56, 56)).astype(np.float32)
     x[1, 3, 10, 55] = np.inf                                         # read at wide positions too
     w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
-    g = arith.conv_geometry(x.shape, w.shape, n=2, padding=1)
+    g = arith.conv_geometry(x.shape, w.shape, n=2)
     grad = rng.standard_normal((2, 8) + g.output_size).astype(np.float32)
     taken.clear()
     got = conv.conv_weight_grad(x, grad, g)
     assert not taken
-    ref = _torch_weight_grad(2, x, w, grad, dict(stride=1, padding=((1, 1), (1, 1)), dilation=1, groups=1))
+    ref = _torch_weight_grad(2, x, w, grad, dict(stride=1, padding=((0, 0), (0, 0)), dilation=1, groups=1))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
 

@@ -31,9 +31,9 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry
 from ._arrays import scratch, view_as
-from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS
+from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
 
-__all__ = ["FlatPlan", "plan_flat", "flat_applies", "conv_flat"]
+__all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "conv_flat", "conv_weight_grad_flat"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,13 +63,16 @@ class FlatPlan:
         return self.sample_columns(rows)
 
 
-def flat_applies(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> bool:
-    """2-d, stride 1, output rows no wider than the input's, each sample's plane one strided run,
-    and a finite weight: a zeroed product stands for the weight times the padding's zeros, which
-    PyTorch computes, and ``inf * 0`` is NaN."""
+def flat_layout_applies(x: np.ndarray, g: ConvGeometry) -> bool:
+    """2-d, stride 1, output rows no wider than the input's, and each sample's plane one strided run."""
     return (g.ndim == 2 and g.stride == (1, 1) and 1 <= g.output_size[1] <= g.input_size[1]
-            and x.strides[-2] == x.strides[-1] * x.shape[-1] and x.strides[-1] == x.itemsize
-            and bool(np.isfinite(weight).all()))
+            and x.strides[-2] == x.strides[-1] * x.shape[-1] and x.strides[-1] == x.itemsize)
+
+
+def flat_applies(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> bool:
+    """:func:`flat_layout_applies`, and a finite weight: a zeroed product stands for the weight times
+    the padding's zeros, which PyTorch computes, and ``inf * 0`` is NaN."""
+    return flat_layout_applies(x, g) and bool(np.isfinite(weight).all())
 
 
 def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, batch: int = 1) -> FlatPlan:
@@ -225,7 +228,47 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                 target += bias_view
 
 
+def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, plan: FlatPlan) -> np.ndarray:
+    """``dL/dweight`` of :func:`conv_flat`'s convolution (a plain ``plan``), block by block:
+    ``grad (C_out/G, L) @ columns^T (L, C_in/G * kh * kw)`` on the input's rows.
+
+    The columns are the input's runs with the wrapped positions zeroed (they stand for the
+    padding); the output gradient sits on the input's row pitch with zeros at the positions
+    ``x >= o_w``, whose columns are the input's own values there, so the input must then be finite
+    (``inf * 0``).  Shapes: ``x (B, C_in, H, W)``, ``grad_out (B, C_out, o_h, o_w)`` ->
+    ``(C_out, C_in/G, kh, kw)``.
+    """
+    groups = g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    width, out_w = plan.width, g.output_size[1]
+    a_y, a_x = plan.offset
+    starts = [ay * width + ax for ay in a_y for ax in a_x]
+    inner = cin_g * len(starts)
+    dw = np.zeros((groups, cout_g, inner), dtype=x.dtype)
+    batch, out_rows = x.shape[0], g.output_size[0]
+    for b0 in range(0, batch, plan.samples):
+        nb = min(plan.samples, batch - b0)
+        for y0 in range(0, out_rows, plan.rows):
+            rows = min(plan.rows, out_rows - y0)
+            columns = nb * rows * width
+            cols = scratch(groups * inner * columns, x.dtype, slot=0).reshape(groups, inner, columns)
+            taps_view = cols.reshape(groups, cin_g, len(starts), nb, rows * width)
+            _gather(x, taps_view, b0, y0, starts)
+            for t, ax in enumerate(a_x * len(a_y)):
+                _zero_wrapped(taps_view[:, :, t].reshape(groups, cin_g, nb, rows, width), ax, width, out_w)
+            source = grad_out[b0:b0 + nb, :, y0:y0 + rows]
+            grad = None if nb > 1 or out_w != width else _as_gemm_output(
+                np.moveaxis(view_as(source, (1, groups, cout_g, rows, width)), 0, 2))
+            if grad is None:  # (G, C_out/G, nb, rows, W), zero past o_w
+                wide = scratch(g.out_channels * columns, x.dtype, slot=1).reshape(groups, cout_g, nb, rows, width)
+                wide[..., out_w:] = 0
+                wide[..., :out_w] = np.moveaxis(view_as(source, (nb, groups, cout_g, rows, out_w)), 0, 2)
+                grad = wide.reshape(groups, cout_g, columns)
+            dw += weight_grad_product(cols, grad)
+    return dw.reshape((g.out_channels, cin_g) + g.kernel_size)
+
+
 def _as_gemm_output(target: np.ndarray) -> np.ndarray | None:
-    """``target (G, C_out/G, 1, rows, W)`` as ``(G, C_out/G, rows*W)`` without a copy, or None."""
+    """``target (G, C_out/G, 1, rows, W)`` as a GEMM operand ``(G, C_out/G, rows*W)`` without a copy, or None."""
     view = target.reshape(target.shape[:2] + (-1,))
     return view if np.may_share_memory(view, target) and view.strides[-1] == target.itemsize else None
