@@ -147,20 +147,25 @@ def _random_transposed_case(rng):
 
 
 @pytest.mark.parametrize("seed", range(60))
-@pytest.mark.parametrize("shared", [True, False])
-def test_transposed_subpixel_matches_torch(seed, shared, monkeypatch):
-    """Every phase on the grid, the phases on one shared canvas or each on its own."""
+@pytest.mark.parametrize("layout", ["shared", "separate", "flat"])
+def test_transposed_subpixel_matches_torch(seed, layout, monkeypatch):
+    """Every phase on the grid: the phases on one shared canvas, each on its own, or (2-d, where
+    every phase allows it) each on the input's own rows."""
     monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))   # every phase takes the grid
     monkeypatch.setattr(conv, "SUBPIXEL_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
     monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
-    taken, canvases = [], []
+    monkeypatch.setattr(conv, "SUBPIXEL_FLAT", layout == "flat")
+    shared = layout == "shared"
+    taken, canvases, flats = [], [], []
     original = conv._conv_transpose_subpixel
     monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    flat_conv = conv.conv_flat
+    monkeypatch.setattr(conv, "conv_flat", lambda *a: flats.append(1) or flat_conv(*a))
     if shared:
         walk = conv.conv_grid_shared
         monkeypatch.setattr(conv, "conv_grid_shared", lambda *a: canvases.append(len(a[3])) or walk(*a))
-    else:
+    elif layout == "separate":
         monkeypatch.setattr(conv, "_shared_subpixel_canvas", lambda *a: None)
     rng = np.random.default_rng(1000 + seed)
     dtype = np.float32 if seed % 3 == 0 else np.float64
@@ -178,11 +183,15 @@ def test_transposed_subpixel_matches_torch(seed, shared, monkeypatch):
                                              None if b is None else torch.from_numpy(b), s, pad, out_pad,
                                              groups, d).numpy()
     assert taken, "the sub-pixel path was not taken"
-    phases_with_taps = sum(conv_g is not None for _, conv_g, _ in conv._subpixel_classes(
+    phases = [conv_g for _, conv_g, _ in conv._subpixel_classes(
         arith.conv_geometry(x.shape, w.shape, n=n, stride=s, padding=pad, output_padding=out_pad, groups=groups,
-                            dilation=d, transposed=True)))
+                            dilation=d, transposed=True)) if conv_g is not None]
     if shared:
-        assert canvases == ([phases_with_taps] if phases_with_taps > 1 else []), canvases
+        assert canvases == ([len(phases)] if len(phases) > 1 else []), canvases
+    if layout != "flat":
+        assert not flats
+    elif all(conv.flat_layout_applies(x, conv_g) for conv_g in phases):
+        assert len(flats) == len(phases)
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got, ref, **tol, err_msg=f"k={k} s={s} d={d} p={pad} op={out_pad} in={size}")
 

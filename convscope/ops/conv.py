@@ -112,6 +112,7 @@ GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 #: 14.3 -> 7.3, 3x3 at 7x7 64->32 4.4 -> 3.8, grouped 3x3 at 7x7 3.7 -> 1.4, 5x5 16->8 at 14
 #: 6.1 -> 3.8; 3x3 256->128 at 4x4 5.0 -> 5.5, the others unchanged.
 SUBPIXEL_MAX_WASTE = 1.5
+SUBPIXEL_FLAT = True
 
 
 def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None,
@@ -286,10 +287,11 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
             target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
-        # one phase (stride 1) has no canvas to share: it may read the input's own rows
-        flat = len(classes) == 1 and flat_applies(x, w, conv_g)
+        flat = SUBPIXEL_FLAT and flat_applies(x, w, conv_g)
         convs.append((w, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
-    shared = _shared_subpixel_canvas([c[1] for c in convs], [c[3] for c in convs], x.itemsize, x.shape[0])
+    # phases that all read the input's own rows need no canvas; otherwise they share one
+    shared = None if all(isinstance(plan, FlatPlan) for *_, plan in convs) else \
+        _shared_subpixel_canvas([c[1] for c in convs], [c[3] for c in convs], x.itemsize, x.shape[0])
     if shared is None:
         for w, conv_g, target, plan in convs:
             _conv_planned(x, w, bias, conv_g, target, plan)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry
 from ._arrays import scratch, view_as
-from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
+from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, _write, weight_grad_product
 
 __all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "conv_flat", "conv_weight_grad_flat"]
 
@@ -75,6 +75,15 @@ def flat_applies(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> bool:
     return flat_layout_applies(x, g) and bool(np.isfinite(weight).all())
 
 
+#: Several samples per GEMM take columns (or product) of up to this many bytes, rather than the grid's
+#: ``FOLD_LENGTH`` columns: the per-tap copies and zeroing then run once for many small samples.
+#: Measured (best ms; 4096 columns / 1 / 2 / 4 / 8 MiB): LeNet's 5x5 1->16 at 28x28, batch 128,
+#: 3.36 / 1.91 / 1.45 / 1.31 / 1.35; 3x3 32->64 at 7x7 1.27 / 1.95 / 1.38 / 1.28 / 1.27; the
+#: transposed 4x4 s2 128->64 at 28x28 (its phases) 8.19 / 8.59 / 8.06 / 7.63 / 9.54, 3x3 s2
+#: 128->128 9.13 / 9.91 / 8.62 / 9.34 / 10.52.
+SAMPLES_BYTES = 4 * 2**20
+
+
 def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, batch: int = 1) -> FlatPlan:
     """Blocks of whole samples (several where the grid would put samples side by side) or of output
     rows, with columns and product of about ``chunk_bytes`` each."""
@@ -88,12 +97,9 @@ def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, b
     rows = max(1, min(out_rows, chunk_bytes // per_row))
     samples = 1
     sample_bytes = per_row * out_rows
-    # Unlike the grid's samples side by side, these take the chunk's budget, not just FOLD_LENGTH
-    # columns: the per-tap copies and zeroing then run once for many samples (LeNet's 5x5 1->16 at
-    # 28x28, batch 128: 3.44 -> 1.83 ms; 3x3 32->64 at 7x7: 1.82 -> 1.41).
     if rows == out_rows and batch > 1 and (gemm_rows // g.groups >= FOLD_MIN_ROWS
                                            or sample_bytes < FOLD_MAX_SAMPLE_BYTES):
-        samples = max(1, min(batch, chunk_bytes // sample_bytes))
+        samples = max(1, min(batch, min(chunk_bytes, SAMPLES_BYTES) // sample_bytes))
     return FlatPlan(offset, stacked, rows, samples, width)
 
 
@@ -203,6 +209,8 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             direct = None if plan.stacked or nb > 1 or out_w != width else _as_gemm_output(target)
             if direct is not None:
                 np.matmul(w_mat, cols, out=direct)
+                if bias_view is not None:
+                    target += bias_view
             else:
                 product = scratch(groups * w_mat.shape[1] * columns, x.dtype, slot=1)
                 product = product.reshape(groups, w_mat.shape[1], columns)
@@ -217,15 +225,16 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                     shifts = [ax - min(a_x) for ax in a_x]
                     for tx, ax in enumerate(a_x):
                         _zero_wrapped(positions(tx, shifts[tx]), ax, width, out_w)
-                    # all samples in one run (the margins in between are dropped); the last sum writes the output
+                    # all samples in one run (the margins in between are dropped), the bias too (not the
+                    # output's short rows, which may be strided); the last sum writes the output
                     first = blocks[:, 0, :, :columns - plan.margin]
                     for tx in range(1, len(a_x) - 1):
                         np.add(first, blocks[:, tx, :, shifts[tx]:shifts[tx] + columns - plan.margin], out=first)
+                    if bias_view is not None:
+                        np.add(first, bias_view.reshape(groups, cout_g, 1), out=first)
                     np.add(positions(0)[..., :out_w], positions(len(a_x) - 1, shifts[-1])[..., :out_w], out=target)
-                else:
-                    np.copyto(target, positions(0)[..., :out_w])
-            if bias_view is not None:
-                target += bias_view
+                else:  # the copy to the output adds the bias
+                    _write(target, positions(0)[..., :out_w], bias_view, overwrite=True)
 
 
 def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, plan: FlatPlan) -> np.ndarray:
@@ -269,6 +278,9 @@ def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
 
 
 def _as_gemm_output(target: np.ndarray) -> np.ndarray | None:
-    """``target (G, C_out/G, 1, rows, W)`` as a GEMM operand ``(G, C_out/G, rows*W)`` without a copy, or None."""
-    view = target.reshape(target.shape[:2] + (-1,))
-    return view if np.may_share_memory(view, target) and view.strides[-1] == target.itemsize else None
+    """``target (G, C_out/G, 1, rows, W)`` as a GEMM operand ``(G, C_out/G, rows*W)`` without a copy,
+    or None where its rows are not one run (decided from the strides: a reshape would copy)."""
+    item = target.itemsize
+    if target.shape[2] != 1 or target.strides[-1] != item or target.strides[-2] != item * target.shape[-1]:
+        return None
+    return view_as(target, target.shape[:2] + (-1,))
