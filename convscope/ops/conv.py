@@ -4,6 +4,10 @@ One implementation serves 1d, 2d and 3d.  Both ops are GEMMs plus window copies,
 these paths (chosen per call from the geometry alone):
 
 - pointwise (1x1, stride 1, no padding): the input already is the column matrix;
+- the input's own rows (:mod:`convscope.ops.flat`), for stride-1 2-d convolutions whose output rows
+  are no wider than the input's: each tap's columns are one slice of the input, the products that
+  wrap around a row's end are zeroed, and no padded copy is made (also the sub-pixel phases of a
+  transposed convolution, and weight gradients of 'same' widths);
 - stride-phase wide grid (:mod:`convscope.ops.grid`), for feature maps large enough that its
   wasted columns stay under ``GRID_MAX_WASTE`` and its per-sample GEMM has ``GRID_MIN_LENGTH``
   columns: each kernel tap's columns are one contiguous run of the padded (phase-split) input;
