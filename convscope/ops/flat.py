@@ -17,7 +17,9 @@ samples at once) turns into the GEMM's columns.  Two kinds of positions read the
 
 Positions ``x >= o_w`` (when ``o_w < W``, e.g. without padding) are computed and dropped.  Against
 the stride-phase grid this saves the canvas (a padded copy of the input) and, for ``'same'``
-convolutions, both the wasted columns and the short-row crop of the output.
+convolutions, both the wasted columns and the short-row crop of the output.  The same layout serves
+the sub-pixel phases of transposed convolutions (:mod:`convscope.ops.conv`) and weight gradients
+(:func:`conv_weight_grad_flat`).
 
 Memory: per block, columns and product of at most about ``chunk_bytes`` each, or one output
 row's worth when that is more.
@@ -57,10 +59,6 @@ class FlatPlan:
     def waste(self, g: ConvGeometry) -> float:
         """GEMM columns computed per output position (1.0: none wasted)."""
         return self.sample_columns(self.rows) / (self.rows * g.output_size[1])
-
-    def length(self, rows: int) -> int:
-        """GEMM columns of one sample's block of ``rows`` output rows (as :class:`GridPlan` names it)."""
-        return self.sample_columns(rows)
 
 
 def flat_layout_applies(x: np.ndarray, g: ConvGeometry) -> bool:
