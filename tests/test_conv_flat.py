@@ -140,7 +140,8 @@ def test_public_conv2d_takes_the_flat_path(seed, monkeypatch):
 @pytest.mark.parametrize("seed", range(12))
 def test_input_gradient_takes_the_flat_path(seed, monkeypatch):
     """The input gradient of a stride-1 convolution is a stride-1 transposed convolution: one
-    sub-pixel phase, a stride-1 convolution of the output gradient, on the flat path."""
+    sub-pixel phase, a stride-1 convolution of the output gradient, on the flat path (its rows
+    widened where the padding goes beyond 'same')."""
     from convscope.autograd import Tensor
     rng = np.random.default_rng(300 + seed)
     dtype = np.float64 if seed % 2 else np.float32
@@ -160,9 +161,9 @@ def test_input_gradient_takes_the_flat_path(seed, monkeypatch):
     out.backward(torch.from_numpy(grad))
     xc, wc = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
     F.conv2d(xc, wc, None, 1, pad, kw["dilation"], kw["groups"]).backward(grad)
-    # the input gradient's rows are no wider than the output gradient's only for 'same' widths
-    same_width = 2 * pad[1] == (k[1] - 1) * d[1]
-    assert len(taken) == (2 if same_width else 1)
+    # the forward, and the input gradient: on the output gradient's own rows for 'same' widths, on
+    # a widened copy of them otherwise
+    assert len(taken) == 2
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(xc.grad, xt.grad.numpy(), **tol)
     np.testing.assert_allclose(wc.grad, wt.grad.numpy(), **tol)
@@ -272,3 +273,70 @@ def test_weight_grad_path_choice_and_non_finite(value, monkeypatch):
     taken.clear()
     conv.conv_weight_grad(x, rng.standard_normal((2, 8) + g.output_size), g)
     assert not taken
+
+
+# -- outputs wider than the input: widened rows ----------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(30))
+def test_widened_rows_match_torch(seed, monkeypatch):
+    """Padding beyond 'same' (the output rows wider than the input's) runs flat on a copy of the
+    input with zero columns appended: forward and transposed (one phase), against torch."""
+    rng = np.random.default_rng(600 + seed)
+    dtype = np.float64 if seed % 3 else np.float32
+    groups = int(rng.choice([1, 2]))
+    cin, cout = groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 5))
+    k = tuple(int(v) for v in rng.integers(2, 6, 2))
+    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    extent = [(kk - 1) * dd for kk, dd in zip(k, d)]
+    lo_w = int(rng.integers(0, extent[1] + 1))
+    hi_w = int(rng.integers(max(0, extent[1] - lo_w + 1), extent[1] + 3))   # wider than the input
+    pad = ((int(rng.integers(0, extent[0] + 1)), int(rng.integers(0, extent[0] + 1))), (lo_w, hi_w))
+    x = rng.standard_normal((int(rng.integers(1, 5)), cin, extent[0] + int(rng.integers(1, 9)), int(rng.integers(3, 12))))
+    x = x.astype(dtype)
+    w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if seed % 2 else None
+    kw = dict(stride=(1, 1), padding=pad, dilation=d, groups=groups)
+    g = arith.conv_geometry(x.shape, w.shape, n=2, **kw)
+    assert g.output_size[1] > x.shape[-1]
+    run = flat.flat_input(x, w, g)
+    assert run is not None and run[0].shape[-1] == g.output_size[1] and run[1].output_size == g.output_size
+    taken = []
+    original = flat.conv_flat
+    monkeypatch.setattr(conv, "conv_flat", lambda *a: (taken.append(1), original(*a)))
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(F.conv2d(x, w, b, 1, pad, d, groups), _torch_conv(x, w, b, kw), **tol)
+    assert taken
+    # a stride-1 transposed convolution whose one phase widens: 'full' padding (small maps take the
+    # sub-pixel path here only with the grid's size rules lifted)
+    monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
+    monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
+    monkeypatch.setattr(conv, "SUBPIXEL_MAX_WASTE", float("inf"))
+    taken.clear()
+    wt = rng.standard_normal((cin, cout // groups) + k).astype(dtype)
+    got = F.conv_transpose2d(x, wt, b, 1, 0, 0, groups, d)
+    ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(wt), None if b is None else torch.from_numpy(b),
+                              1, 0, 0, groups, d).numpy()
+    np.testing.assert_allclose(got, ref, **tol)
+    assert taken
+
+
+def test_widened_rows_conditions(monkeypatch):
+    """No copy beyond WIDEN_MAX_BYTES (the grid's bounded canvas takes it), none for a non-finite
+    weight (the grid's real zeros give torch's NaN), none for strides."""
+    x = np.ones((2, 3, 10, 10))
+    w = np.ones((4, 3, 3, 3))
+    g = arith.conv_geometry(x.shape, w.shape, n=2, padding=2)
+    assert flat.flat_input(x, w, g) is not None
+    monkeypatch.setattr(flat, "WIDEN_MAX_BYTES", 2 * 3 * 10 * 12 * 8 - 1)
+    assert flat.flat_input(x, w, g) is None
+    monkeypatch.setattr(flat, "WIDEN_MAX_BYTES", 2 * 3 * 10 * 12 * 8)
+    assert flat.flat_input(x, w, g) is not None
+    w_inf = w.copy()
+    w_inf[1, 2, 0, 0] = -np.inf
+    assert flat.flat_input(x, w_inf, g) is None
+    g2 = arith.conv_geometry(x.shape, w.shape, n=2, padding=2, stride=2)
+    assert flat.flat_input(x, w, g2) is None
+    ref = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w_inf), padding=2).numpy()
+    with np.errstate(invalid="ignore"):
+        got = F.conv2d(x, w_inf, None, padding=2)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))

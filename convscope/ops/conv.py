@@ -38,7 +38,8 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
-from .flat import FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_layout_applies, plan_flat
+from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_input, flat_layout_applies,
+                   plan_flat)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
 from .window import gather_windows, scatter_windows
@@ -186,9 +187,11 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _add_bias(out, bias)
         return out
 
-    plan = _grid_plan(g, x.itemsize, x.shape[0], flat=flat_applies(x, weight, g))
+    # the input's own rows (or, for outputs wider than the input, a widened copy of them)
+    x_run, g_run = flat_input(x, weight, g) or (x, None)
+    plan = _grid_plan(g_run or g, x.itemsize, x.shape[0], flat=g_run is not None)
     if plan is not None:
-        _conv_planned(x, weight, bias, g, out, plan)
+        _conv_planned(x_run, weight, bias, g_run or g, out, plan)
         return out
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
@@ -291,18 +294,22 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
             target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
-        flat = SUBPIXEL_FLAT and flat_applies(x, w, conv_g)
-        convs.append((w, conv_g, target, _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
+        x_run = x
+        if len(classes) == 1 and SUBPIXEL_FLAT:  # one phase: its rows may be widened (a copy of x)
+            x_run, conv_g = flat_input(x, w, conv_g) or (x, conv_g)
+        flat = SUBPIXEL_FLAT and flat_applies(x_run, w, conv_g)
+        convs.append((x_run, w, conv_g, target,
+                      _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
     # phases that all read the input's own rows need no canvas; otherwise they share one
     shared = None if all(isinstance(plan, FlatPlan) for *_, plan in convs) else \
-        _shared_subpixel_canvas([c[1] for c in convs], [c[3] for c in convs], x.itemsize, x.shape[0])
+        _shared_subpixel_canvas([c[2] for c in convs], [c[4] for c in convs], x.itemsize, x.shape[0])
     if shared is None:
-        for w, conv_g, target, plan in convs:
-            _conv_planned(x, w, bias, conv_g, target, plan)
+        for x_run, w, conv_g, target, plan in convs:
+            _conv_planned(x_run, w, bias, conv_g, target, plan)
     else:
         canvas_g, canvas_plan, plans = shared
         conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(w, bias, conv_g, target, plan)
-                                                    for (w, conv_g, target, _), plan in zip(convs, plans)])
+                                                    for (_, w, conv_g, target, _), plan in zip(convs, plans)])
     return out
 
 
