@@ -223,7 +223,8 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     classes = _subpixel_classes(g)
     # The sub-pixel convolutions also multiply the weights by zero padding; an inf weight would
     # turn that into NaN where the scatter (and PyTorch) never forms the product.
-    if all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE) is not None
+    if all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
+                                        SUBPIXEL_FLAT and flat_layout_applies(x, conv_g)) is not None
            for _, conv_g, _ in classes) and np.isfinite(weight).all():
         return _conv_transpose_subpixel(x, weight, bias, g, classes)
     batch, groups = x.shape[0], g.groups
