@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -278,17 +279,29 @@ def _subpixel_classes(g: ConvGeometry) -> list[tuple[tuple[slice, ...], ConvGeom
     return result
 
 
+class _Phase(NamedTuple):
+    """One output phase of a sub-pixel transposed convolution: a stride-1 convolution of ``x`` (the
+    input, or a widened copy of its rows) with ``weight`` and geometry ``g`` into ``target``."""
+    x: np.ndarray
+    weight: np.ndarray
+    g: ConvGeometry
+    target: np.ndarray
+    plan: GridPlan | FlatPlan
+
+
 def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
                              classes) -> np.ndarray:
-    """Transposed convolution as one stride-1 grid convolution per output phase (sub-pixel
-    convolution), written into the output's strided slices: no scatter-add passes."""
+    """Transposed convolution as one stride-1 convolution per output phase (sub-pixel convolution),
+    written into the output's strided slices: no scatter-add passes.  The phases run on the input's
+    own rows where they all can (:mod:`convscope.ops.flat`), else on one shared canvas, else each on
+    its own grid."""
     groups = g.groups
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     out = np.empty((x.shape[0], g.out_channels) + g.output_size, dtype=x.dtype)
     # convolution layout (C_out, C_in/G, *k) of the transposed weight (C_in, C_out/G, *k)
     conv_weight = weight.reshape((groups, cin_g, cout_g) + g.kernel_size).swapaxes(1, 2)
     conv_weight = conv_weight.reshape((g.out_channels, cin_g) + g.kernel_size)
-    convs = []
+    phases = []
     for where, conv_g, taps in classes:
         target = out[(slice(None), slice(None)) + where]
         if conv_g is None:
@@ -299,18 +312,17 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
         if len(classes) == 1 and SUBPIXEL_FLAT:  # one phase: its rows may be widened (a copy of x)
             x_run, conv_g = flat_input(x, w, conv_g) or (x, conv_g)
         flat = SUBPIXEL_FLAT and flat_applies(x_run, w, conv_g)
-        convs.append((x_run, w, conv_g, target,
-                      _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
-    # phases that all read the input's own rows need no canvas; otherwise they share one
-    shared = None if all(isinstance(plan, FlatPlan) for *_, plan in convs) else \
-        _shared_subpixel_canvas([c[2] for c in convs], [c[4] for c in convs], x.itemsize, x.shape[0])
+        phases.append(_Phase(x_run, w, conv_g, target,
+                             _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
+    shared = None if all(isinstance(p.plan, FlatPlan) for p in phases) else \
+        _shared_subpixel_canvas([p.g for p in phases], [p.plan for p in phases], x.itemsize, x.shape[0])
     if shared is None:
-        for x_run, w, conv_g, target, plan in convs:
-            _conv_planned(x_run, w, bias, conv_g, target, plan)
+        for p in phases:
+            _conv_planned(p.x, p.weight, bias, p.g, p.target, p.plan)
     else:
         canvas_g, canvas_plan, plans = shared
-        conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(w, bias, conv_g, target, plan)
-                                                    for (_, w, conv_g, target, _), plan in zip(convs, plans)])
+        conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(p.weight, bias, p.g, p.target, plan)
+                                                    for p, plan in zip(phases, plans)])
     return out
 
 
