@@ -23,9 +23,11 @@ these paths (chosen per call from the geometry alone):
 Memory: column buffers are processed in chunks of whole samples, or of rows along the first
 spatial dimension when one sample's buffer is larger than ``CHUNK_BYTES``; the grid holds at
 most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of padded input,
-or one output row's worth when that is more (a row is a whole plane of a 3-d volume).  The
-extra memory beyond input and output thus grows with the trailing dimensions only, not with
-the batch or the first dimension (measured: a 3x3 conv of 1x16x4096x4096 float32, 1 GiB in and
+or one output row's worth when that is more (a row is a whole plane of a 3-d volume); the flat
+path the same for columns and product, plus a widened copy of the input of at most
+``flat.WIDEN_MAX_BYTES`` (32 MiB) where output rows are wider than the input's.  The extra memory
+beyond input and output thus grows with the trailing dimensions only, not with the batch or the
+first dimension (measured: a 3x3 conv of 1x16x4096x4096 float32, 1 GiB in and
 out, peaks at 2.1 GiB resident).
 """
 from __future__ import annotations
@@ -118,6 +120,8 @@ GRID_MIN_SAMPLE_BYTES = 128 * 2**10
 #: 14.3 -> 7.3, 3x3 at 7x7 64->32 4.4 -> 3.8, grouped 3x3 at 7x7 3.7 -> 1.4, 5x5 16->8 at 14
 #: 6.1 -> 3.8; 3x3 256->128 at 4x4 5.0 -> 5.5, the others unchanged.
 SUBPIXEL_MAX_WASTE = 1.5
+#: Sub-pixel phases may run on the input's own rows (each phase's copies then come straight from the
+#: input, with no canvas): measured faster on all but one transposed layer (``docs/benchmarks.md``).
 SUBPIXEL_FLAT = True
 
 
@@ -125,7 +129,7 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
                flat: bool = False) -> GridPlan | FlatPlan | None:
     """The layout of the wide-grid paths for ``g``, or None where the plain im2col is faster.
 
-    With ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_applies`) the input's own
+    With ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_input`) the input's own
     rows, wherever they waste at most ``max_waste``: with one copy per tap for all of a block's
     samples it beat the im2col on every layer measured, small ones included (best ms, im2col
     against flat: LeNet's 5x5 1->16 at 28x28, batch 128, 2.55 / 1.83; 3x3 3->16 at 32x32, batch
@@ -373,7 +377,8 @@ def _weight_grad_plan(x: np.ndarray, g: ConvGeometry) -> GridPlan | FlatPlan | N
 def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """``dL/dweight`` of :func:`conv_forward`: the correlation of the input's windows with the
     output gradient, ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``,
-    computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``, on the
+    computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``: on the
+    input's own rows for 'same' widths (:func:`convscope.ops.flat.conv_weight_grad_flat`), on the
     wide grid (:func:`convscope.ops.grid.conv_weight_grad_grid`) where its blocks are large enough."""
     plan = _weight_grad_plan(x, g)
     if isinstance(plan, FlatPlan):
