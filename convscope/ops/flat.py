@@ -141,7 +141,7 @@ def _gather(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]
     the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
     groups, cin_g, _, nb, span = cols.shape
     plane = x.shape[-2] * x.shape[-1]
-    source = x[b0:b0 + nb].reshape(nb, groups, cin_g, plane).transpose(1, 2, 0, 3)
+    source = view_as(x[b0:b0 + nb], (nb, groups, cin_g, plane)).transpose(1, 2, 0, 3)
     for t, offset in enumerate(starts):
         start = y0 * x.shape[-1] + offset
         lo, hi = min(span, max(0, -start)), max(0, min(span, plane - start))
@@ -229,13 +229,13 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             span, block = plan.sample_columns(rows), rows * width
             columns = nb * span
             cols = scratch(groups * w_mat.shape[2] * columns, x.dtype, slot=0).reshape(groups, w_mat.shape[2], columns)
-            taps_view = cols[:, :inner].reshape(groups, cin_g, len(starts), nb, span)
+            taps_view = view_as(cols[:, :inner], (groups, cin_g, len(starts), nb, span))
             _gather(x, taps_view, b0, y0, starts)
             if bias_in_gemm:
                 cols[:, inner] = 1
             if not plan.stacked:
                 for t, ax in enumerate(a_x * len(a_y)):
-                    _zero_wrapped(taps_view[:, :, t, :, :block].reshape(groups, cin_g, nb, rows, width), ax,
+                    _zero_wrapped(view_as(taps_view[:, :, t, :, :block], (groups, cin_g, nb, rows, width)), ax,
                                   width, out_w)
             target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows, out_w))
             target = np.moveaxis(target, 0, 2)
@@ -252,8 +252,8 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
 
                 def positions(tx: int, shift: int = 0) -> np.ndarray:
                     """Tap block ``tx`` read from ``shift`` on, at the outputs: ``(G, C_out/G, nb, rows, W)``."""
-                    per_sample = blocks[:, tx].reshape(groups, cout_g, nb, span)[..., shift:shift + block]
-                    return per_sample.reshape(groups, cout_g, nb, rows, width)
+                    per_sample = view_as(blocks[:, tx], (groups, cout_g, nb, span))[..., shift:shift + block]
+                    return view_as(per_sample, (groups, cout_g, nb, rows, width))
                 if plan.stacked:  # each tap's block, read from its shift on; wrapped columns zeroed; summed
                     shifts = [ax - min(a_x) for ax in a_x]
                     for tx, ax in enumerate(a_x):
@@ -294,10 +294,10 @@ def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             rows = min(plan.rows, out_rows - y0)
             columns = nb * rows * width
             cols = scratch(groups * inner * columns, x.dtype, slot=0).reshape(groups, inner, columns)
-            taps_view = cols.reshape(groups, cin_g, len(starts), nb, rows * width)
+            taps_view = view_as(cols, (groups, cin_g, len(starts), nb, rows * width))
             _gather(x, taps_view, b0, y0, starts)
             for t, ax in enumerate(a_x * len(a_y)):
-                _zero_wrapped(taps_view[:, :, t].reshape(groups, cin_g, nb, rows, width), ax, width, out_w)
+                _zero_wrapped(view_as(taps_view[:, :, t], (groups, cin_g, nb, rows, width)), ax, width, out_w)
             source = grad_out[b0:b0 + nb, :, y0:y0 + rows]
             grad = None if nb > 1 or out_w != width else _as_gemm_output(
                 np.moveaxis(view_as(source, (1, groups, cout_g, rows, width)), 0, 2))
