@@ -179,7 +179,7 @@ def test_flat_bias_and_output_routes(kernel, dilation, pad_w, stacked, bias_in_g
     """The bias in the GEMM (stacked: its weight is a copy anyway) or after it, and the GEMM into the
     output or into the product."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((2, 12, 9, 8))  # an inner dimension of at least GEMM_BIAS_MIN_INNER
+    x = rng.standard_normal((2, 12, 9, 8))
     w = rng.standard_normal((4, 12) + kernel)
     b = rng.standard_normal(4)
     kw = dict(stride=(1, 1), padding=((1, 1), pad_w), dilation=dilation, groups=1)
@@ -187,7 +187,6 @@ def test_flat_bias_and_output_routes(kernel, dilation, pad_w, stacked, bias_in_g
     plan = flat.plan_flat(g, x.itemsize, 1 << 23, stacked, batch=1)
     assert plan.stacked == stacked and plan.samples == 1
     inner = 12 * (kernel[0] if stacked else kernel[0] * kernel[1])
-    assert inner >= flat.GEMM_BIAS_MIN_INNER
     assert flat._weight_matrix(w, b, g, plan, inner)[1] == bias_in_gemm
     directs = []
     original = flat._as_gemm_output
