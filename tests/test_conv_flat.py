@@ -57,7 +57,7 @@ def test_flat_matches_torch(seed, stacked):
         np.testing.assert_allclose(out, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
 
 
-def test_flat_several_samples_per_gemm(monkeypatch):
+def test_flat_several_samples_per_gemm():
     """Small maps put several samples one after the other along the GEMM's columns (three per GEMM
     here, by the chunk budget: the last GEMM gets one)."""
     rng = np.random.default_rng(3)
@@ -109,7 +109,8 @@ def test_flat_conditions():
 
     assert applies(x, w, padding=1)
     assert applies(x, w, padding=0)                            # narrower output: its extra columns are dropped
-    assert not applies(x, w, padding=2)                        # output wider than the input's rows
+    assert not applies(x, w, padding=2)                        # output wider than the input's rows (widened:
+                                                               # test_widened_rows_*)
     assert not applies(x, w, padding=1, stride=2)
     assert not applies(x[:, :, :, ::2], w, padding=1)          # strided columns: a plane is not one run
     assert not applies(x[:, :, ::2], w, padding=1)             # strided rows: neither
