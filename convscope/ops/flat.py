@@ -21,8 +21,11 @@ convolutions, both the wasted columns and the short-row crop of the output.  The
 the sub-pixel phases of transposed convolutions (:mod:`convscope.ops.conv`) and weight gradients
 (:func:`conv_weight_grad_flat`).
 
+Outputs wider than the input (padding beyond ``'same'``) run on a copy of the input whose rows are
+widened with zero columns (:func:`flat_input`).
+
 Memory: per block, columns and product of at most about ``chunk_bytes`` each, or one output
-row's worth when that is more.
+row's worth when that is more; a widened copy of at most ``WIDEN_MAX_BYTES``.
 """
 from __future__ import annotations
 
