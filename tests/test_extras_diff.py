@@ -36,6 +36,7 @@ import convscope
 import convscope.functional as CF
 import convscope.nn as cnn
 from convscope.autograd import Tensor
+from oracle_arrays import to_np
 
 pytestmark = [pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
               pytest.mark.filterwarnings("ignore:Lazy modules are a new feature"),
@@ -51,14 +52,6 @@ LAZY_TOL = 1e-4  # float32 convolutions of a few hundred terms, summed in differ
 def T(a):
     """Oracle copy of an array as a torch tensor (torch cannot view negative strides)."""
     return None if a is None else torch.from_numpy(np.array(a, order="C", copy=True))
-
-
-def to_np(ref):
-    if isinstance(ref, torch.Tensor):
-        return ref.detach().numpy()
-    if isinstance(ref, Tensor):
-        return ref.data
-    return np.asarray(ref)
 
 
 def per_dim(v, n):

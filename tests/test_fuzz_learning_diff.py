@@ -80,6 +80,7 @@ import convscope.nn as cnn
 from convscope.autograd import Tensor
 from convscope.optim import SGD, Adam, AdamW
 from convscope.optim.lr_scheduler import MultiStepLR, StepLR
+from oracle_arrays import to_np
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"),
               pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -104,14 +105,6 @@ def pick(rng, seq):
 
 def chance(rng, p):
     return bool(rng.random() < p)
-
-
-def to_np(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().numpy()
-    if isinstance(value, Tensor):
-        return value.data
-    return np.asarray(value)
 
 
 def assert_close(got, ref, cfg, what, rtol, scale=None, exact=None, floor=0.0):

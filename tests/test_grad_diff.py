@@ -26,6 +26,7 @@ import convscope.functional as CF
 import convscope.nn as cnn
 from convscope import Tensor
 from convscope.autograd import ops as CO
+from oracle_arrays import to_np
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same'"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -35,14 +36,6 @@ LAYOUTS = ("c", "c", "strided", "transposed", "reversed")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def to_np(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().numpy()
-    if isinstance(value, Tensor):
-        return value.data
-    return np.asarray(value)
-
 
 def assert_close(got, ref, cfg, what, scale=None):
     """``got`` equals torch's ``ref`` to ``RTOL``, with absolute tolerance ``RTOL * scale``; ``scale``

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import convscope.functional as CF
+from oracle_arrays import to_np
 
 pytestmark = [pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
               pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning"),
@@ -87,10 +88,6 @@ def make_input(rng, shape, dtype, kind="normal", layout="c"):
         out = np.ascontiguousarray(out[..., ::-1])[..., ::-1]
     assert out.shape == shape and out.dtype == np.dtype(dtype)
     return out
-
-
-def to_np(ref):
-    return ref.detach().numpy() if isinstance(ref, torch.Tensor) else np.asarray(ref)
 
 
 def assert_matches(got, ref, dtype, cfg, what="", exact=False):

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import convscope.functional as CF
+from oracle_arrays import to_np
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -41,10 +42,6 @@ def ours(name):
 
 def T(a):
     return None if a is None else torch.from_numpy(np.array(a, order="C", copy=True))
-
-
-def to_np(ref):
-    return ref.detach().numpy() if isinstance(ref, torch.Tensor) else np.asarray(ref)
 
 
 def assert_matches(got, ref, dtype, cfg, what="", exact=False):
