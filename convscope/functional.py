@@ -748,6 +748,17 @@ def _channel_sums(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2).sum(axis=0, dtype=np.float64)
 
 
+def _channel_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel ``sum(a * b)`` of two ``(N, C, *)`` arrays, in the same precision as
+    :func:`_channel_sums` (each plane's dot product in the dtype, accumulated in float64), without
+    the product array: one BLAS dot per plane (measured on 128x16x28x28 float32: 0.07 ms against
+    0.39 for the product and its sums)."""
+    planes = a.shape[0] * a.shape[1]
+    a2, b2 = a.reshape(planes, -1), b.reshape(planes, -1)
+    dots = np.vecdot(a2, b2) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", a2, b2)
+    return dots.reshape(a.shape[:2]).sum(axis=0, dtype=np.float64)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
                momentum: float | None = 0.1, eps: float = 1e-5):
     """Batch normalization over ``(N, C, *)``: per channel ``(x - mean) / sqrt(var + eps) * weight + bias``.
@@ -768,17 +779,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     x = as_float_array(as_data(input), "input", "batch_norm")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None and np.size(as_data(value)) != x.shape[1]:
+            raise ValueError(f"batch_norm: {name} should contain {x.shape[1]} elements (one per channel of the "
+                             f"input of shape {x.shape}), not {np.size(as_data(value))}")
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    count = x.size // x.shape[1]
+    count = x.size // x.shape[1] if x.shape[1] else 0
+    if x.size == 0:  # PyTorch returns the empty input's shape and leaves the running statistics alone
+        def empty_backward(grad):
+            return (np.zeros_like(x),) + tuple(None if v is None else np.zeros_like(as_data(v)) for v in (weight, bias))
+        return _wrap(np.empty_like(x), (input, weight, bias), empty_backward, "NativeBatchNormBackward")
     if training:
-        if count <= 1:
+        if count == 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                              f"shape {x.shape}")
-        mean = (x.sum(axis=axes, dtype=np.float64) / count).astype(x.dtype)
+        # float64 sums (einsum's casting reduction: 0.36 ms on 128x16x28x28 against sum's 0.49)
+        channel_axes = "".join(chr(ord("a") + j) for j in range(x.ndim))
+        mean = (np.einsum(f"{channel_axes}->b", x, dtype=np.float64) / count).astype(x.dtype)
         centered = x - mean.reshape(shape)
         # PyTorch keeps the sum of squares in the input's dtype (a float32 tensor for float32)
-        var_sum = _channel_sums(np.square(centered)).astype(x.dtype)
+        var_sum = _channel_dots(centered, centered).astype(x.dtype)
         inv_std = (1.0 / np.sqrt((var_sum / x.dtype.type(count)).astype(np.float64) + eps)).astype(x.dtype)
         if momentum is not None:
             if running_mean is not None:
@@ -797,17 +818,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = x - mean.reshape(shape)
     w = None if weight is None else as_data(weight)
     b = None if bias is None else as_data(bias)
-    out = centered  # (x - mean) * alpha + bias, alpha = invstd * weight as PyTorch forms it
-    out *= (inv_std if w is None else inv_std * w).reshape(shape)
+    # (x - mean) * alpha + bias, alpha = invstd * weight as PyTorch forms it; ``centered`` stays
+    # for the backward pass
+    out = np.multiply(centered, (inv_std if w is None else inv_std * w).reshape(shape))
     if b is not None:
         out += b.reshape(shape)
 
     def backward(grad):
         # PyTorch's batch_norm_cpu_backward: sums of grad and of (x - mean) * grad in float64, then
         # dx = (grad - mean(grad) - (x - mean) * k) * invstd * weight with k = dot * invstd^2 / N
-        centered = x - mean.reshape(shape)
         grad_sum = _channel_sums(grad)
-        dot = _channel_sums(np.multiply(centered, grad))
+        dot = _channel_dots(centered, grad)
         dw = (dot * inv_std).astype(x.dtype) if _needs(weight)[0] else None
         db = grad_sum.astype(x.dtype) if _needs(bias)[0] else None
         dx = None
@@ -815,9 +836,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if training:  # the batch statistics depend on x too
                 k = (dot * inv_std.astype(np.float64) ** 2 / count).astype(x.dtype)
                 grad_mean = (grad_sum / count).astype(x.dtype)
-                centered *= k.reshape(shape)
                 dx = grad - grad_mean.reshape(shape)
-                dx -= centered
+                dx -= centered * k.reshape(shape)
                 dx *= inv_std.reshape(shape)
             else:
                 dx = grad * inv_std.reshape(shape)

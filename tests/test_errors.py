@@ -247,6 +247,10 @@ CASES = [
          ("running_var", "evaluation mode"), torch_rejects=False),
     case("batch-norm-one-value-per-channel", "batch_norm", (z(1, 3), None, None), {"training": True}, VE,
          ("more than 1 value per channel", "shape (1, 3)")),
+    case("batch-norm-running-mean-size", "batch_norm", (z(2, 3, 4), z(4), z(3)), {"training": True}, VE,
+         ("running_mean", "3 elements", "not 4")),
+    case("batch-norm-weight-size", "batch_norm", (z(2, 3, 4), z(3), z(3)), {"weight": z(2)}, VE,
+         ("weight", "3 elements", "not 2")),
 ]
 
 

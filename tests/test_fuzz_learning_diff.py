@@ -1538,3 +1538,31 @@ def test_found_load_state_dict_without_num_batches_tracked():
         pytest.fail(f"torch loads a BatchNorm state dict without num_batches_tracked (keys {sorted(sd)}), "
                     f"convscope raised {type(exc).__name__}: {exc}")
     check_buffers(dict(case="missing num_batches_tracked"), twin, cmodel, 1e-6, "after load_state_dict")
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (2, 3, 0, 4), (0, 3)], ids=str)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_found_batch_norm_of_an_empty_input(shape, mode):
+    """An empty batch (or empty planes): torch returns an empty output of the input's shape, leaves
+    the running statistics alone and gives zero gradients; convscope raised "more than 1 value per
+    channel" in training and a reshape error in the backward pass in evaluation."""
+    name = f"BatchNorm{max(1, len(shape) - 2)}d"
+    cfg = dict(layer=name, shape=shape, mode=mode)
+    torch.manual_seed(0)
+    tbn = getattr(torch.nn, name)(3)
+    cbn = getattr(cnn, name)(3)
+    randomize_batchnorms(tbn, np.random.default_rng(0))
+    cbn.load_state_dict(torch_state(tbn))
+    getattr(tbn, mode)()
+    getattr(cbn, mode)()
+    x = np.zeros(shape, dtype=np.float32)
+    xt = tt(x, requires_grad=True)
+    xc = Tensor(x.copy(), requires_grad=True)
+    tout, cout = tbn(xt), cbn(xc)
+    assert cout.shape == tuple(tout.shape), f"output shape {cout.shape}, torch {tuple(tout.shape)}; config={cfg}"
+    tout.sum().backward()
+    cout.sum().backward()
+    assert xc.grad.shape == shape, f"grad of input {xc.grad.shape}; config={cfg}"
+    assert_close(cbn.weight.grad, tbn.weight.grad, cfg, "grad of weight", 1e-6)
+    assert_close(cbn.bias.grad, tbn.bias.grad, cfg, "grad of bias", 1e-6)
+    check_buffers(cfg, tbn, cbn, 1e-6, "after the empty batch")
