@@ -763,3 +763,21 @@ def test_activation_gradient_at_nan_and_the_bounds(name, dtype):
     assert_matches(out.data, ref)
     assert_matches(x.grad, xt.grad, "gradient")
     assert_silent(forward_warned + backward_warned)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "clamp"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dname)
+def test_activation_gradient_keeps_the_sign_of_zero(name, dtype):
+    """A -0.0 upstream gradient where the activation passes it stays -0.0, as torch's select gives
+    it (a multiply by the mask plus 0.0 would make it +0.0); where the activation stops it, +0.0."""
+    data = np.tile(np.array([0.5, -1.0, 0.25, 7.0, -0.5, 0.75], dtype), 24)
+    upstream = np.tile(np.array([-0.0, -0.0, 0.0, -0.0, -2.0, -3.0], dtype), 24)
+    calls = {"relu": CF.relu, "relu6": CF.relu6, "hardtanh": CF.hardtanh, "clamp": lambda t: t.clamp(-1.0, 1.0)}
+    theirs = {"relu": F.relu, "relu6": F.relu6, "hardtanh": F.hardtanh, "clamp": lambda t: t.clamp(-1.0, 1.0)}
+    x = convscope.Tensor(data.copy(), requires_grad=True)
+    calls[name](x).backward(upstream)
+    xt = torch.from_numpy(data.copy()).requires_grad_(True)
+    theirs[name](xt).backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(x.grad), np.signbit(xt.grad.numpy()),
+                                  err_msg=f"{name}: signs of the zero gradients differ from torch's")

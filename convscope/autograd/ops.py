@@ -130,17 +130,17 @@ def sign(a) -> Tensor:
 
 
 def _gradient_where(keep: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``g`` where ``keep``, else +0.0: PyTorch's selecting backward (a NaN or inf gradient stops
-    where the mask is False), except that a kept -0.0 comes out as +0.0.
+    """``g`` where ``keep``, else +0.0, bit for bit as PyTorch's selecting backward (a NaN or inf
+    gradient stops where the mask is False; a kept -0.0 stays -0.0).
 
-    A multiply by the mask, not ``np.where``: on an unpredictable mask (a ReLU's) NumPy's selects and
-    masked copies take about 4 ns an element, the multiply about 0.3 (1.6M elements: 6.5 vs 0.5 ms).
-    Where ``g`` is not finite the product is repaired, as ``inf * 0`` is NaN."""
-    out = g * keep
-    np.add(out, 0, out=out)  # a negative gradient times 0 is -0.0; the select gives +0.0
-    if not np.isfinite(out).all():
-        out[np.broadcast_to(~keep, out.shape) & ~np.isfinite(g)] = 0
-    return out
+    The gradient's bits ANDed with a mask of all ones or all zeros: on an unpredictable mask (a
+    ReLU's) NumPy's selects and masked copies take about 4 ns an element, a multiply by the mask
+    (which then needs ``inf * 0`` repaired) 0.6, the AND 0.4 (128x16x28x28 float32: 1.02 -> 0.63 ms)."""
+    shape = np.broadcast_shapes(np.shape(keep), np.shape(g))
+    bits = np.dtype(f"u{g.itemsize}")
+    mask = np.broadcast_to(keep, shape).astype(bits)
+    np.negative(mask, out=mask)  # unsigned: 1 -> all ones, 0 -> 0
+    return np.bitwise_and(np.broadcast_to(g, shape).view(bits), mask, out=mask).view(g.dtype)
 
 
 def clamp(a, min=None, max=None) -> Tensor:
