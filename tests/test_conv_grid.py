@@ -304,6 +304,25 @@ def test_weight_grad_both_gemm_orientations(columns_first_max, monkeypatch):
                                    rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("groups, cout_g, inner, length", [
+    (1, 16, 25, 41552),   # LeNet's conv1: pieces and a remainder
+    (3, 4, 9, 4096),      # groups; pieces only (two of them)
+    (2, 8, 9, 2047),      # too short: one GEMM
+    (1, 1, 9, 5000),      # one output row: one GEMM
+    (1, 32, 75, 5000),    # too many outputs: one GEMM
+])
+def test_weight_grad_product_in_pieces(groups, cout_g, inner, length):
+    """The weight-gradient GEMM, split along its inner dimension into pieces (small outputs) or not,
+    equals the float64 contraction; the gradient operand may be a strided view."""
+    rng = np.random.default_rng(length)
+    columns = rng.standard_normal((groups, inner, length)).astype(np.float32)
+    grad = rng.standard_normal((cout_g, groups, length)).astype(np.float32).transpose(1, 0, 2)
+    ref = np.einsum("gkl,gml->gmk", columns.astype(np.float64), grad.astype(np.float64))
+    got = grid.weight_grad_product(columns, grad)
+    assert got.shape == (groups, cout_g, inner)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(length))
+
+
 def test_weight_grad_path_choice(monkeypatch):
     """Large maps whose output rows are narrower than the input's take the grid (at most 1.5 wasted
     columns, at least 512 per GEMM, several input channels; 'same' widths take the flat path, see
