@@ -14,8 +14,10 @@ these paths (chosen per call from the geometry alone):
 - im2col otherwise: gather the input's windows into a tap-major column buffer
   ``(C_in*prod(k), nb*L_out)`` for a chunk of ``nb`` samples and multiply by the weight
   ``(C_out, C_in*prod(k))``;
-- transposed convolution (the adjoint of convolution with the same arguments): one stride-1
-  grid convolution per output phase (sub-pixel convolution, :func:`_subpixel_classes`), all phases
+- transposed convolution (the adjoint of convolution with the same arguments): with stride 1 in 2-d,
+  where the output is much larger than the input (small maps, large kernels), one GEMM over the
+  input's rows whose products are added into the output rows they reach (:mod:`convscope.ops.rows`);
+  otherwise one stride-1 grid convolution per output phase (sub-pixel convolution, :func:`_subpixel_classes`), all phases
   reading one shared canvas of the padded input, written into the output's strided slices, or,
   where the grid does not pay, multiply the input by the
   transposed weight into columns ``(C_out*prod(k), nb*L_in)`` and scatter-add them into the output.
@@ -25,7 +27,8 @@ spatial dimension when one sample's buffer is larger than ``CHUNK_BYTES``; the g
 most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of padded input,
 or one output row's worth when that is more (a row is a whole plane of a 3-d volume); the flat
 path the same for columns and product, plus a widened copy of the input of at most
-``flat.WIDEN_MAX_BYTES`` (32 MiB) where output rows are wider than the input's.  The extra memory
+``flat.WIDEN_MAX_BYTES`` (32 MiB) where output rows are wider than the input's; the rows path
+takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) of columns or product a block.  The extra memory
 beyond input and output thus grows with the trailing dimensions only, not with the batch or the
 first dimension (measured: a 3x3 conv of 1x16x4096x4096 float32, 1 GiB in and
 out, peaks at 2.1 GiB resident).
@@ -45,6 +48,7 @@ from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, fla
                    plan_flat)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
+from .rows import conv_transpose_rows, rows_plan
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
@@ -225,12 +229,16 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     As in :func:`conv_forward`, a chunk of ``nb`` samples is one GEMM per group, into columns
     laid out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
     """
-    classes = _subpixel_classes(g)
-    # The sub-pixel convolutions also multiply the weights by zero padding; an inf weight would
+    # The rows and sub-pixel paths also multiply the weights by zero padding; an inf weight would
     # turn that into NaN where the scatter (and PyTorch) never forms the product.
-    if all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
-                                        SUBPIXEL_FLAT and flat_layout_applies(x, conv_g)) is not None
-           for _, conv_g, _ in classes) and np.isfinite(weight).all():
+    finite = bool(np.isfinite(weight).all())
+    samples = rows_plan(g, x.itemsize, x.shape[0]) if finite else None
+    if samples is not None:
+        return conv_transpose_rows(x, weight, bias, g, samples)
+    classes = _subpixel_classes(g)
+    if finite and all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
+                                                   SUBPIXEL_FLAT and flat_layout_applies(x, conv_g)) is not None
+                      for _, conv_g, _ in classes):
         return _conv_transpose_subpixel(x, weight, bias, g, classes)
     batch, groups = x.shape[0], g.groups
     n = g.ndim
