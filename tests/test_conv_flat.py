@@ -11,7 +11,7 @@ import torch
 
 import convscope.functional as F
 from convscope import arith
-from convscope.ops import conv, flat
+from convscope.ops import conv, flat, rows
 
 TF = torch.nn.functional
 
@@ -307,7 +307,9 @@ def test_widened_rows_match_torch(seed, monkeypatch):
     np.testing.assert_allclose(F.conv2d(x, w, b, 1, pad, d, groups), _torch_conv(x, w, b, kw), **tol)
     assert taken
     # a stride-1 transposed convolution whose one phase widens: 'full' padding (small maps take the
-    # sub-pixel path here only with the grid's size rules lifted)
+    # sub-pixel path here only with the grid's size rules lifted, and the rows path turned off:
+    # tests/test_conv_rows.py covers that one)
+    monkeypatch.setattr(rows, "ROWS_MAX_COLUMN_SHARE", 0.0)
     monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
     monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
     monkeypatch.setattr(conv, "SUBPIXEL_MAX_WASTE", float("inf"))
