@@ -13,14 +13,13 @@ import convscope.functional as F
 from convscope import arith
 from convscope.ops import conv, flat, rows
 
+from conv_cases import random_channels_and_kernel
+
 TF = torch.nn.functional
 
 
 def _random_case(rng, dtype):
-    groups = int(rng.choice([1, 1, 2, 3]))
-    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
-    k = tuple(int(v) for v in rng.integers(1, 6, 2))
-    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    groups, cin, cout, k, d = random_channels_and_kernel(rng)
     extent = [(kk - 1) * dd for kk, dd in zip(k, d)]
     # the last dimension's padding may not widen the output past the input (the flat condition)
     lo_w = int(rng.integers(0, extent[1] + 1))

@@ -16,14 +16,13 @@ from convscope import arith
 from convscope.autograd import Tensor
 from convscope.ops import conv, rows
 
+from conv_cases import random_channels_and_kernel
+
 TF = torch.nn.functional
 
 
 def _random_case(rng, dtype):
-    groups = int(rng.choice([1, 1, 2, 3]))
-    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
-    k = tuple(int(v) for v in rng.integers(1, 6, 2))
-    d = tuple(int(v) for v in rng.integers(1, 3, 2))
+    groups, cin, cout, k, d = random_channels_and_kernel(rng)
     size = tuple(int(v) for v in rng.integers(1, 8, 2))
     # the padding crops up to the kernel's extent from each side of the full output, leaving at least
     # one position; output padding (below the dilation, the stride being 1) adds positions past it
