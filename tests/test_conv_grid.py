@@ -329,7 +329,10 @@ def test_weight_grad_path_choice(monkeypatch):
     """Large maps whose output rows are narrower than the input's take the grid (at most 1.5 wasted
     columns, at least 512 per GEMM, several input channels; 'same' widths take the flat path, see
     ``test_conv_flat.py``); one input channel, small maps with many channels and a non-finite input
-    keep the im2col, whose products never pair an inf with a wide position's zero gradient."""
+    keep the im2col, whose products never pair an inf with a wide position's zero gradient.  (The
+    rows path, which takes unpadded narrower widths first where it copies fewer rows, is turned off
+    here: tests/test_conv_rows.py.)"""
+    monkeypatch.setattr(conv, "rows_weight_grad_plan", lambda x, g: None)
     taken = []
     original = grid.conv_weight_grad_grid
     monkeypatch.setattr(conv, "conv_weight_grad_grid", lambda *a: (taken.append(a[-1]), original(*a))[1])

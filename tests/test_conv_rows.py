@@ -1,11 +1,14 @@
-"""The rows path of stride-1 2-d transposed convolution (``convscope.ops.rows``) against torch.
+"""The rows paths (``convscope.ops.rows``) against torch: stride-1 2-d transposed convolution, and
+the weight gradient of stride-1 2-d convolutions whose output rows are narrower than the input's.
 
-The path multiplies the input, widened to the full output's row pitch and shifted once per kernel
-column, and adds each kernel row's products into the output rows it reaches; the padding then crops
-that full output.  The cases force the path on random configurations (paddings that crop any part
-of the full output, output padding past it, dilation, groups, strided inputs, bias, blocks of one
-sample and of several) and check where it is chosen, non-finite inputs and the input gradient of
-an unpadded convolution through autograd.
+The transposed path multiplies the input, widened to the full output's row pitch and shifted once
+per kernel column, and adds each kernel row's products into the output rows it reaches; the padding
+then crops that full output.  The cases force it on random configurations (paddings that crop any
+part of the full output, output padding past it, dilation, groups, strided inputs, bias, blocks of
+one sample and of several) and check where it is chosen, non-finite inputs and the input gradient
+of an unpadded convolution through autograd.  The weight-gradient path multiplies the output
+gradient shifted once per kernel column by the input's rows shifted once per kernel row; its cases
+cover row padding, dilation, groups and blocks, where it is chosen, and autograd.
 """
 import numpy as np
 import pytest
@@ -127,3 +130,87 @@ def test_input_gradient_of_an_unpadded_conv_through_autograd(seed):
     xt = torch.from_numpy(x).requires_grad_(True)
     TF.conv2d(xt, torch.from_numpy(w)).backward(torch.from_numpy(upstream))
     np.testing.assert_allclose(xc.grad, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+# -- the weight gradient on the input's rows -----------------------------------------------------
+
+def _random_weight_grad_case(rng, dtype):
+    """A stride-1 convolution without padding along the rows' width, its rows padded or not, and its
+    output gradient."""
+    groups, cin, cout, k, d = random_channels_and_kernel(rng)
+    size = (int((k[0] - 1) * d[0] + 1 + rng.integers(0, 8)), int((k[1] - 1) * d[1] + 2 + rng.integers(0, 8)))
+    pad = ((int(rng.integers(0, 3)), int(rng.integers(0, 3))), (0, 0))
+    x = rng.standard_normal((int(rng.integers(1, 6)), cin) + size).astype(dtype)
+    w_shape = (cout, cin // groups) + k
+    g = arith.conv_geometry(x.shape, w_shape, n=2, padding=pad, dilation=d, groups=groups)
+    grad = rng.standard_normal((x.shape[0], cout) + g.output_size).astype(dtype)
+    return x, w_shape, g, grad, dict(padding=pad, dilation=d, groups=groups)
+
+
+def _torch_weight_grad(x, w_shape, grad, kw):
+    flat_pad = tuple(v for lo_hi in reversed(kw["padding"]) for v in lo_hi)
+    wt = torch.zeros(w_shape, dtype=torch.from_numpy(x).dtype, requires_grad=True)
+    TF.conv2d(TF.pad(torch.from_numpy(x), flat_pad), wt, dilation=kw["dilation"], groups=kw["groups"]).backward(
+        torch.from_numpy(grad))
+    return wt.grad.numpy()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_rows_weight_grad_matches_torch(seed):
+    rng = np.random.default_rng(1000 + seed)
+    dtype = np.float64 if seed % 3 else np.float32
+    x, w_shape, g, grad, kw = _random_weight_grad_case(rng, dtype)
+    ref = _torch_weight_grad(x, w_shape, grad, kw)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for samples in (1, 2, x.shape[0]):
+        got = rows.conv_weight_grad_rows(x, grad, g, samples)
+        np.testing.assert_allclose(got, ref, **tol, err_msg=f"{kw} w={w_shape} in={x.shape} samples={samples}")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, expected", [
+    ((128, 16, 14, 14), (32, 16, 5, 5), {}, True),                    # LeNet's conv2
+    ((16, 64, 30, 30), (64, 64, 3, 3), {}, True),
+    ((16, 64, 30, 30), (64, 64, 3, 3), dict(padding=((1, 1), (0, 0))), True),  # rows padded only
+    ((16, 64, 30, 30), (64, 64, 3, 3), dict(padding=1), False),       # 'same' widths: the flat path
+    ((16, 64, 30, 30), (64, 64, 3, 3), dict(padding=((0, 0), (1, 0))), False),  # padded along the rows
+    ((16, 64, 30, 30), (64, 64, 3, 3), dict(stride=2), False),
+    ((8, 3, 38, 38), (64, 3, 7, 7), {}, False),                      # more copied rows than the grid's
+    ((1, 512, 90, 90), (512, 512, 3, 3), {}, False),                  # one sample over the budget
+])
+def test_rows_weight_grad_path_choice(x_shape, w_shape, kwargs, expected):
+    x = np.zeros(x_shape, dtype=np.float32)
+    g = arith.conv_geometry(x_shape, w_shape, n=2, **kwargs)
+    assert (rows.rows_weight_grad_plan(x, g) is not None) == expected
+
+
+def test_rows_weight_grad_needs_a_finite_input():
+    """The input's values meet the gradient's zero margins: an inf there would give NaN where torch's
+    sum has none, so such an input takes another path, which matches torch."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 16, 14, 14)).astype(np.float32)
+    g = arith.conv_geometry(x.shape, (32, 16, 5, 5), n=2)
+    assert rows.rows_weight_grad_plan(x, g) is not None
+    x[1, 3, 13, 13] = np.inf  # the last column: tap (4, 4) of output (9, 9) reads it
+    x[2, 5, 0, 12] = np.inf
+    assert rows.rows_weight_grad_plan(x, g) is None
+    grad = rng.standard_normal((4, 32, 10, 10)).astype(np.float32)
+    got = conv.conv_weight_grad(x, grad, g)
+    ref = _torch_weight_grad(x, (32, 16, 5, 5), grad, dict(padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weight_grad_of_an_unpadded_conv_through_autograd(seed):
+    """LeNet's conv2 (unpadded 5x5) trains through this path: its weight gradient matches torch's."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((int(rng.integers(2, 40)), 16, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 5, 5)).astype(np.float32)
+    upstream = rng.standard_normal((x.shape[0], 32, 10, 10)).astype(np.float32)
+    wc = Tensor(w, requires_grad=True)
+    F.conv2d(x, wc).backward(upstream)
+    wt = torch.from_numpy(w).requires_grad_(True)
+    TF.conv2d(torch.from_numpy(x), wt).backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(wc.grad, wt.grad.numpy(), rtol=1e-4, atol=1e-3)

@@ -48,7 +48,7 @@ from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, fla
                    plan_flat)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
-from .rows import conv_transpose_rows, rows_plan
+from .rows import conv_transpose_rows, conv_weight_grad_rows, rows_plan, rows_weight_grad_plan
 from .window import gather_windows, scatter_windows
 
 __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_transpose_backward", "CHUNK_BYTES"]
@@ -386,8 +386,13 @@ def conv_weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np
     """``dL/dweight`` of :func:`conv_forward`: the correlation of the input's windows with the
     output gradient, ``dw[co, ci, t] = sum_{b, o} grad[b, co, o] * x_pad[b, ci, o*s + t*d]``,
     computed chunk by chunk as ``grad (C_out/G, nb*L) @ columns^T (nb*L, C_in/G * prod(k))``: on the
-    input's own rows for 'same' widths (:func:`convscope.ops.flat.conv_weight_grad_flat`), on the
-    wide grid (:func:`convscope.ops.grid.conv_weight_grad_grid`) where its blocks are large enough."""
+    input's own rows for 'same' widths (:func:`convscope.ops.flat.conv_weight_grad_flat`), on them
+    with the gradient shifted per kernel column for narrower unpadded widths where that copies fewer
+    rows (:func:`convscope.ops.rows.conv_weight_grad_rows`), on the wide grid
+    (:func:`convscope.ops.grid.conv_weight_grad_grid`) where its blocks are large enough."""
+    samples = rows_weight_grad_plan(x, g)
+    if samples is not None:
+        return conv_weight_grad_rows(x, grad_out, g, samples)
     plan = _weight_grad_plan(x, g)
     if isinstance(plan, FlatPlan):
         return conv_weight_grad_flat(x, grad_out, g, plan)

@@ -22,6 +22,12 @@ e.g. the input gradient of LeNet's unpadded 5x5 conv2, 10x10 -> 14x14: 140 colum
 196), this one wins.  The widened input's zero columns meet every weight, so the weight must be
 finite (``inf * 0``).
 
+The weight gradient of a stride-1 convolution whose output rows are narrower than the input's (no
+padding along them, e.g. LeNet's unpadded conv2) is the same correlation read the other way round
+(:func:`conv_weight_grad_rows`): on the input's row pitch, the output gradient shifted once per kernel
+column and the input's rows once per kernel row give ``dw[(tx, c_out), (c_in, ty)]`` in one GEMM, with
+``k_w * C_out + k_h * C_in`` copied rows a sample instead of the grid's ``k_h * k_w * C_in + C_out``.
+
 Memory: per block of samples, the columns, the product and (unless the output is the full output
 itself) the full output, each at most about ``ROWS_BLOCK_BYTES``; one sample must fit.
 """
@@ -31,8 +37,10 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry
 from ._arrays import scratch, view_as
+from .flat import _gather, flat_layout_applies
+from .grid import weight_grad_product
 
-__all__ = ["rows_plan", "conv_transpose_rows"]
+__all__ = ["rows_plan", "conv_transpose_rows", "rows_weight_grad_plan", "conv_weight_grad_rows"]
 
 #: Bytes of columns (or product) per block of samples, and the most one sample may take.  Measured on
 #: LeNet's 5x5 input gradient (128x32x10x10 -> 16 channels at 14x14, best ms for 4 / 8 / 16 / 32 / 64
@@ -124,3 +132,64 @@ def _crop(full: np.ndarray, target: np.ndarray, low_h: int, low_w: int) -> None:
         target[...] = 0
     if y0 < y1 and x0 < x1:
         target[..., y0:y1, x0:x1] = full[..., y0 + low_h:y1 + low_h, x0 + low_w:x1 + low_w]
+
+
+def rows_weight_grad_plan(x: np.ndarray, g: ConvGeometry) -> int | None:
+    """Samples per block for :func:`conv_weight_grad_rows` (a convolution ``g`` of ``x``), or None
+    where it does not apply: not 2-d stride 1 on the input's own rows, output rows as wide as the
+    input's (:mod:`convscope.ops.flat` takes those) or padded along them, no fewer copied rows than
+    the grid's, one sample over ``ROWS_BLOCK_BYTES``, or a non-finite input (its values meet the
+    gradient's zero margins: ``inf * 0``)."""
+    if g.ndim != 2 or g.stride != (1, 1) or not flat_layout_applies(x, g):
+        return None
+    (_, width), (kh, kw), (_, dw) = g.input_size, g.kernel_size, g.dilation
+    out_h, out_w = g.output_size
+    if g.padding[1][0] != 0 or out_w == width or out_w + dw * (kw - 1) > width:
+        return None
+    cin_g, cout_g = g.in_channels // g.groups, g.out_channels // g.groups
+    if kw * cout_g + kh * cin_g >= kh * kw * cin_g + cout_g:
+        return None
+    sample_bytes = max(kw * g.out_channels, kh * g.in_channels) * (out_h * width + dw * (kw - 1)) * x.itemsize
+    if sample_bytes > ROWS_BLOCK_BYTES or not np.isfinite(x).all():
+        return None
+    return max(1, min(x.shape[0], ROWS_BLOCK_BYTES // sample_bytes))
+
+
+def conv_weight_grad_rows(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, samples: int) -> np.ndarray:
+    """``dL/dweight`` of a stride-1 2-d convolution on the input's rows (:func:`rows_weight_grad_plan`).
+
+    On the row pitch ``W``, output ``(y, x)`` is position ``q = y*W + x``; tap ``(ty, tx)`` reads input
+    ``q + a_y*W + a_x`` with ``a_y = ty*d_h - p_h``, ``a_x = tx*d_w`` (no padding along the rows, so
+    ``x + a_x < W``).  With ``q' = q + a_x``:
+    ``dw[co, ci, ty, tx] = sum_q' grad[co].flat[q' - a_x] * x[ci].flat[q' + a_y*W]``, i.e. one GEMM of
+    the gradient shifted by ``a_x`` (rows ``(tx, c_out)``, zero past ``o_w`` and at the margins)
+    against the input's rows shifted by ``a_y*W`` (rows ``(c_in, ty)``, zero outside the plane).
+    Shapes: ``x (B, C_in, H, W)``, ``grad_out (B, C_out, o_h, o_w)`` -> ``(C_out, C_in/G, kh, kw)``.
+    """
+    batch, groups = x.shape[0], g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    (_, width), (kh, kw), (dh, dw) = g.input_size, g.kernel_size, g.dilation
+    out_h, out_w = g.output_size
+    inside = out_h * width
+    length = inside + dw * (kw - 1)  # a sample's positions: its rows, and the last shift's margin
+    starts = [ty * dh * width - g.padding[0][0] * width for ty in range(kh)]
+    result = np.zeros((groups, kw * cout_g, cin_g * kh), dtype=x.dtype)
+    for b0 in range(0, batch, samples):
+        nb = min(samples, batch - b0)
+        span = nb * length
+        shifted = scratch(groups * kw * cout_g * span, x.dtype, slot=0).reshape(groups, kw, cout_g, nb, length)
+        first = view_as(shifted[:, 0, :, :, :inside], (groups, cout_g, nb, out_h, width))
+        first[..., :out_w] = np.moveaxis(view_as(grad_out[b0:b0 + nb], (nb, groups, cout_g, out_h, out_w)), 0, 2)
+        first[..., out_w:] = 0
+        shifted[:, 0, :, :, inside:] = 0
+        unshifted = view_as(shifted[:, 0], (groups, cout_g, span))
+        for tx in range(1, kw):  # shifted right by tx*d_w: zeros come in from the previous sample's margin
+            shift = tx * dw
+            target = view_as(shifted[:, tx], (groups, cout_g, span))
+            target[..., :shift] = 0
+            target[..., shift:] = unshifted[..., :span - shift]
+        rows = scratch(groups * cin_g * kh * span, x.dtype, slot=1).reshape(groups, cin_g, kh, nb, length)
+        _gather(x, rows, b0, 0, starts)
+        result += weight_grad_product(rows.reshape(groups, cin_g * kh, span), shifted.reshape(groups, kw * cout_g, span))
+    dw_t = result.reshape(groups, kw, cout_g, cin_g, kh).transpose(0, 2, 3, 4, 1)
+    return dw_t.reshape((g.out_channels, cin_g, kh, kw))
