@@ -76,12 +76,19 @@ def test_rows_path_choice(x_shape, w_shape, kwargs, expected):
     assert (rows.rows_plan(g, 4, x_shape[0]) is not None) == expected
 
 
-def test_rows_samples_per_block_stay_in_budget():
-    g = arith.conv_geometry((128, 32, 10, 10), (32, 16, 5, 5), n=2, transposed=True)
-    samples = rows.rows_plan(g, 4, 128)
-    columns = g.input_size[0] * (g.input_size[1] + 4)
-    assert 1 < samples < 128
-    assert samples * max(32 * 5, 16 * 5) * columns * 4 <= rows.ROWS_BLOCK_BYTES
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((128, 32, 10, 10), (32, 16, 5, 5), {}),
+    ((4096, 2, 1, 3), (2, 64, 3, 3), dict(dilation=(60, 1))),  # few rows, a wide dilation: the full output is largest
+])
+def test_rows_samples_per_block_stay_in_budget(x_shape, w_shape, kwargs):
+    """A block's columns, product and full output each stay within ROWS_BLOCK_BYTES."""
+    g = arith.conv_geometry(x_shape, w_shape, n=2, transposed=True, **kwargs)
+    samples = rows.rows_plan(g, 4, x_shape[0])
+    assert samples is not None and 1 < samples < x_shape[0]
+    (h, w), (kh, kw), (dh, dw) = g.input_size, g.kernel_size, g.dilation
+    full_h, pitch = h + dh * (kh - 1), w + dw * (kw - 1)
+    for per_sample in (g.in_channels * kw * h * pitch, g.out_channels * kh * h * pitch, g.out_channels * full_h * pitch):
+        assert samples * per_sample * 4 <= rows.ROWS_BLOCK_BYTES
 
 
 def test_rows_path_is_taken_and_inf_weights_avoid_it(monkeypatch):

@@ -29,7 +29,7 @@ column and the input's rows once per kernel row give ``dw[(tx, c_out), (c_in, ty
 ``k_w * C_out + k_h * C_in`` copied rows a sample instead of the grid's ``k_h * k_w * C_in + C_out``.
 
 Memory: per block of samples, the columns, the product and (unless the output is the full output
-itself) the full output, each at most about ``ROWS_BLOCK_BYTES``; one sample must fit.
+itself) the full output, each at most ``ROWS_BLOCK_BYTES``; one sample must fit.
 """
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def rows_plan(g: ConvGeometry, itemsize: int, batch: int) -> int | None:
     gather_columns = g.output_size[0] * max(g.output_size[1], width)
     if columns > ROWS_MAX_COLUMN_SHARE * gather_columns:
         return None
-    sample_bytes = max(g.in_channels * kw, g.out_channels * kh) * columns * itemsize
+    # columns, product and full output of one sample (a large dilation on few rows makes the last the largest)
+    full_h = _full_size(g)[0]
+    sample_bytes = max(g.in_channels * kw * columns, g.out_channels * kh * columns,
+                       g.out_channels * full_h * pitch) * itemsize
     if sample_bytes > ROWS_BLOCK_BYTES:
         return None
     return max(1, min(batch, ROWS_BLOCK_BYTES // sample_bytes))
