@@ -28,10 +28,10 @@ most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of 
 or one output row's worth when that is more (a row is a whole plane of a 3-d volume); the flat
 path the same for columns and product, plus a widened copy of the input of at most
 ``flat.WIDEN_MAX_BYTES`` (32 MiB) where output rows are wider than the input's; the rows path
-takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) of columns or product a block.  The extra memory
-beyond input and output thus grows with the trailing dimensions only, not with the batch or the
-first dimension (measured: a 3x3 conv of 1x16x4096x4096 float32, 1 GiB in and
-out, peaks at 2.1 GiB resident).
+takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) each of columns, product and
+uncropped output a block.  The extra memory beyond input and output thus grows with the trailing
+dimensions only, not with the batch or the first dimension (measured: a 3x3 conv of
+1x16x4096x4096 float32, 1 GiB in and out, peaks at 2.1 GiB resident).
 """
 from __future__ import annotations
 
