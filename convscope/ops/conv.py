@@ -368,7 +368,8 @@ def _weight_grad_plan(x: np.ndarray, g: ConvGeometry) -> GridPlan | FlatPlan | N
     # im2col (best ms): LeNet's 5x5 1->16 at 28x28, batch 128, 3.23 / 2.64; 3x3 64->64 at 56
     # 10.88 / 8.63; dilated 256->256 at 28 30.18 / 26.25; 512->512 at 7x7 7.29 / 6.72; grouped
     # 7.96 / 6.27; depthwise 9.42 / 7.36.  Narrower outputs (LeNet's valid 5x5 16->32 at 14x14:
-    # 3.85 / 6.02, the gradient copied onto the wider rows) stay on the grid.
+    # 3.85 / 6.02, the gradient copied onto the wider rows) stay on the grid, unless the rows path
+    # (tried first, in conv_weight_grad) takes them.
     if flat_layout_applies(x, g) and g.output_size[1] == g.input_size[1]:
         return plan_flat(g, x.itemsize, CHUNK_BYTES, stacked=False, batch=x.shape[0])
     if g.in_channels // g.groups < 2:

@@ -42,9 +42,10 @@ from .grid import weight_grad_product
 
 __all__ = ["rows_plan", "conv_transpose_rows", "rows_weight_grad_plan", "conv_weight_grad_rows"]
 
-#: Bytes of columns (or product) per block of samples, and the most one sample may take.  Measured on
-#: LeNet's 5x5 input gradient (128x32x10x10 -> 16 channels at 14x14, best ms for 4 / 8 / 16 / 32 / 64
-#: / 128 samples a block): 2.88 / 2.50 / 2.28 / 2.20 / 2.36 / 2.94; 32 samples take 2.9 MB of columns.
+#: Bytes of columns (or product, or uncropped output) per block of samples, and the most one sample
+#: may take.  Measured on LeNet's 5x5 input gradient (128x32x10x10 -> 16 channels at 14x14, best ms
+#: for 4 / 8 / 16 / 32 / 64 / 128 samples a block): 2.88 / 2.50 / 2.28 / 2.20 / 2.36 / 2.94; 32
+#: samples take 2.9 MB of columns.
 ROWS_BLOCK_BYTES = 4 * 2**20
 #: This path runs where its GEMM columns per sample are at most this share of the gather form's.
 ROWS_MAX_COLUMN_SHARE = 0.8
@@ -62,13 +63,12 @@ def rows_plan(g: ConvGeometry, itemsize: int, batch: int) -> int | None:
     if g.ndim != 2 or g.stride != (1, 1):
         return None
     (height, width), (kh, kw) = g.input_size, g.kernel_size
-    pitch = _full_size(g)[1]
+    full_h, pitch = _full_size(g)
     columns = height * pitch
     gather_columns = g.output_size[0] * max(g.output_size[1], width)
     if columns > ROWS_MAX_COLUMN_SHARE * gather_columns:
         return None
     # columns, product and full output of one sample (a large dilation on few rows makes the last the largest)
-    full_h = _full_size(g)[0]
     sample_bytes = max(g.in_channels * kw * columns, g.out_channels * kh * columns,
                        g.out_channels * full_h * pitch) * itemsize
     if sample_bytes > ROWS_BLOCK_BYTES:
