@@ -40,6 +40,14 @@ def _random_case(rng, dtype):
     return x, w, b, dict(padding=pad, dilation=d, groups=groups, output_padding=out_pad)
 
 
+def _assert_same_with_nonfinite(got, ref, tol):
+    """NaN and inf exactly where torch has them, the finite values within ``tol``."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(got[finite], ref[finite], rtol=tol, atol=tol)
+
+
 def _torch(x, w, b, kw):
     return TF.conv_transpose2d(torch.from_numpy(x.copy()), torch.from_numpy(w),
                                None if b is None else torch.from_numpy(b), **kw).numpy()
@@ -116,27 +124,7 @@ def test_rows_propagates_nan_and_inf_only_to_their_outputs():
     w = rng.standard_normal((4, 2, 3, 4))
     kw = dict(padding=(1, 2), dilation=(2, 1))
     g = arith.conv_geometry(x.shape, w.shape, n=2, transposed=True, **kw)
-    got = rows.conv_transpose_rows(x, w, None, g, 2)
-    ref = _torch(x, w, None, kw)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
-    finite = np.isfinite(ref)
-    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_input_gradient_of_an_unpadded_conv_through_autograd(seed):
-    """The input gradient of an unpadded 5x5 convolution (LeNet's conv2) is a transposed convolution
-    on this path."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((int(rng.integers(1, 9)), 4, 10, 10)).astype(np.float32)
-    w = rng.standard_normal((6, 4, 5, 5)).astype(np.float32)
-    upstream = rng.standard_normal((x.shape[0], 6, 6, 6)).astype(np.float32)
-    xc = Tensor(x, requires_grad=True)
-    F.conv2d(xc, w).backward(upstream)
-    xt = torch.from_numpy(x).requires_grad_(True)
-    TF.conv2d(xt, torch.from_numpy(w)).backward(torch.from_numpy(upstream))
-    np.testing.assert_allclose(xc.grad, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    _assert_same_with_nonfinite(rows.conv_transpose_rows(x, w, None, g, 2), _torch(x, w, None, kw), 1e-10)
 
 
 # -- the weight gradient on the input's rows -----------------------------------------------------
@@ -201,23 +189,24 @@ def test_rows_weight_grad_needs_a_finite_input():
     x[2, 5, 0, 12] = np.inf
     assert rows.rows_weight_grad_plan(x, g) is None
     grad = rng.standard_normal((4, 32, 10, 10)).astype(np.float32)
-    got = conv.conv_weight_grad(x, grad, g)
     ref = _torch_weight_grad(x, (32, 16, 5, 5), grad, dict(padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1))
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
-    finite = np.isfinite(ref)
-    np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-4, atol=1e-4)
+    _assert_same_with_nonfinite(conv.conv_weight_grad(x, grad, g), ref, 1e-4)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_weight_grad_of_an_unpadded_conv_through_autograd(seed):
-    """LeNet's conv2 (unpadded 5x5) trains through this path: its weight gradient matches torch's."""
+@pytest.mark.parametrize("seed", range(6))
+def test_gradients_of_an_unpadded_conv_through_autograd(seed):
+    """LeNet's conv2 (unpadded 5x5 16->32 at 14x14) trains on both rows paths: its input gradient is a
+    transposed convolution on the first, its weight gradient the second; both match torch's."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((int(rng.integers(2, 40)), 16, 14, 14)).astype(np.float32)
+    x = rng.standard_normal((int(rng.integers(1, 40)), 16, 14, 14)).astype(np.float32)
     w = rng.standard_normal((32, 16, 5, 5)).astype(np.float32)
+    g = arith.conv_geometry(x.shape, w.shape, n=2)
+    assert rows.rows_weight_grad_plan(x, g) is not None
+    assert rows.rows_plan(conv._swap(g), x.itemsize, x.shape[0]) is not None
     upstream = rng.standard_normal((x.shape[0], 32, 10, 10)).astype(np.float32)
-    wc = Tensor(w, requires_grad=True)
-    F.conv2d(x, wc).backward(upstream)
-    wt = torch.from_numpy(w).requires_grad_(True)
-    TF.conv2d(torch.from_numpy(x), wt).backward(torch.from_numpy(upstream))
+    xc, wc = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    F.conv2d(xc, wc).backward(upstream)
+    xt, wt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(w).requires_grad_(True)
+    TF.conv2d(xt, wt).backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(xc.grad, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(wc.grad, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
