@@ -17,10 +17,10 @@ these paths (chosen per call from the geometry alone):
 - transposed convolution (the adjoint of convolution with the same arguments): with stride 1 in 2-d,
   where the output is much larger than the input (small maps, large kernels), one GEMM over the
   input's rows whose products are added into the output rows they reach (:mod:`convscope.ops.rows`);
-  otherwise one stride-1 grid convolution per output phase (sub-pixel convolution, :func:`_subpixel_classes`), all phases
-  reading one shared canvas of the padded input, written into the output's strided slices, or,
-  where the grid does not pay, multiply the input by the
-  transposed weight into columns ``(C_out*prod(k), nb*L_in)`` and scatter-add them into the output.
+  otherwise one stride-1 convolution per output phase (sub-pixel convolution,
+  :func:`_subpixel_classes`) on the input's rows or one shared canvas of the padded input, written
+  into the output's strided slices, or, where neither pays, multiply the input by the transposed
+  weight into columns ``(C_out*prod(k), nb*L_in)`` and scatter-add them into the output.
 
 Memory: column buffers are processed in chunks of whole samples, or of rows along the first
 spatial dimension when one sample's buffer is larger than ``CHUNK_BYTES``; the grid holds at
@@ -226,8 +226,9 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
 
     ``out[b, co, *(i*s + t*d - p_lo)] += weight[ci, co, *t] * x[b, ci, *i]`` (within the output).
 
-    As in :func:`conv_forward`, a chunk of ``nb`` samples is one GEMM per group, into columns
-    laid out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
+    By the rows path (stride 1 in 2-d, small maps) or the sub-pixel phases where they pay; otherwise,
+    as in :func:`conv_forward`, a chunk of ``nb`` samples is one GEMM per group, into columns laid
+    out ``(C_out, *k, nb, L_in)``, which are then scatter-added into the output.
     """
     # The rows and sub-pixel paths also multiply the weights by zero padding; an inf weight would
     # turn that into NaN where the scatter (and PyTorch) never forms the product.
