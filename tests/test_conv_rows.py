@@ -18,6 +18,7 @@ import convscope.functional as F
 from convscope import arith
 from convscope.autograd import Tensor
 from convscope.ops import conv, rows
+from convscope.ops._arrays import copy_rows
 
 from conv_cases import random_channels_and_kernel
 
@@ -210,3 +211,29 @@ def test_gradients_of_an_unpadded_conv_through_autograd(seed):
     TF.conv2d(xt, wt).backward(torch.from_numpy(upstream))
     np.testing.assert_allclose(xc.grad, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(wc.grad, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+# -- the row copy the crops into the output use -------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_rows_is_a_copy(dtype):
+    """``copy_rows`` moves a crop of wider rows into a strided output bit for bit (NaN payloads and
+    signed zeros included), and falls back to ``np.copyto`` where a last axis is not contiguous, is
+    one element wide or broadcast."""
+    rng = np.random.default_rng(0)
+    wide = rng.standard_normal((3, 4, 5, 9)).astype(dtype)
+    wide[0, 1, 2, 3] = np.nan
+    wide[1, 2, 3, 4] = -0.0
+    source = wide[..., 1:7]
+    out = np.zeros((4, 3, 5, 6), dtype=dtype)
+    target = np.moveaxis(out, 1, 0)  # strided, last axis contiguous
+    copy_rows(target, source)
+    assert np.array_equal(target.view(f"u{out.itemsize}"), np.ascontiguousarray(source).view(f"u{out.itemsize}"))
+    # last axis strided in the target, one element wide, broadcast source
+    for target, source in [(np.zeros((3, 4, 5, 12), dtype)[..., ::2], wide[..., :6]),
+                           (np.zeros((3, 4, 5, 1), dtype), wide[..., 2:3]),
+                           (np.zeros((3, 4, 5, 6), dtype), np.broadcast_to(wide[:1, :1, :1, :6], (3, 4, 5, 6)))]:
+        copy_rows(target, source)
+        np.testing.assert_array_equal(target, source)
+    empty = np.zeros((0, 6), dtype)
+    copy_rows(empty, np.zeros((0, 6), dtype))

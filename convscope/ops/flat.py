@@ -35,8 +35,8 @@ import math
 import numpy as np
 
 from ..arith.conv import ConvGeometry
-from ._arrays import scratch, view_as
-from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, _write, weight_grad_product
+from ._arrays import copy_rows, scratch, view_as
+from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
 
 __all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "conv_flat",
            "conv_weight_grad_flat"]
@@ -259,16 +259,14 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                     shifts = [ax - min(a_x) for ax in a_x]
                     for tx, ax in enumerate(a_x):
                         _zero_wrapped(positions(tx, shifts[tx]), ax, width, out_w)
-                    # all samples in one run (the margins in between are dropped), the bias too (not the
-                    # output's short rows, which may be strided); the last sum writes the output
+                    # all samples in one run (the margins in between are dropped)
                     first = blocks[:, 0, :, :columns - plan.margin]
-                    for tx in range(1, len(a_x) - 1):
+                    for tx in range(1, len(a_x)):
                         np.add(first, blocks[:, tx, :, shifts[tx]:shifts[tx] + columns - plan.margin], out=first)
-                    if bias_view is not None:
-                        np.add(first, bias_view.reshape(groups, cout_g, 1), out=first)
-                    np.add(positions(0)[..., :out_w], positions(len(a_x) - 1, shifts[-1])[..., :out_w], out=target)
-                else:  # the copy to the output adds the bias
-                    _write(target, positions(0)[..., :out_w], bias_view, overwrite=True)
+                # the bias on the long rows, then the crop into the output's short ones: a plain copy
+                if bias_view is not None:
+                    np.add(blocks[:, 0], bias_view.reshape(groups, cout_g, 1), out=blocks[:, 0])
+                copy_rows(target, positions(0)[..., :out_w])
 
 
 def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, plan: FlatPlan) -> np.ndarray:

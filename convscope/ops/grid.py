@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from ..arith.conv import ConvGeometry, tap_phases
-from ._arrays import scratch, view_as
+from ._arrays import copy_rows, scratch, view_as
 from .window import tap_range
 
 __all__ = ["GridPlan", "GridConv", "plan_grid", "conv_grid", "conv_grid_shared", "shared_canvas_plans",
@@ -188,16 +188,6 @@ def _gemm_operands(weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
     return gemms
 
 
-def _write(target: np.ndarray, result: np.ndarray, bias: np.ndarray | None, overwrite: bool) -> None:
-    """``target = result + bias`` (``overwrite``) or ``target += result``."""
-    if not overwrite:
-        np.add(target, result, out=target)
-    elif bias is None:
-        np.copyto(target, result)
-    else:
-        np.add(result, bias, out=target)
-
-
 def _tap_offsets(plan: GridPlan, g: ConvGeometry, front: int) -> list[tuple[tuple[int, ...], int]]:
     """(phase combination, flat offset in the canvas) of each tap of the first ``front`` dimensions."""
     return _tap_offsets_of(plan, g.kernel_size[:front])
@@ -332,15 +322,12 @@ class GridConv:
                 terms = [product]
             if first and self.bias_rows is not None:
                 np.add(terms[0], self.bias_rows, out=terms[0])
-            # long contiguous runs, unlike the output's cropped rows, take the sums; the last one
-            # writes the output when nothing is there yet
-            last_writes = first and len(terms) > 1
-            for term in terms[1:-1] if last_writes else terms[1:]:
+            # long contiguous runs, unlike the output's cropped rows, take the sums; the first GEMM's
+            # crop is then a plain copy of rows
+            for term in terms[1:]:
                 np.add(terms[0], term, out=terms[0])
-            if last_writes:
-                np.add(at_outputs(terms[0]), at_outputs(terms[-1]), out=target)
-            elif first:
-                np.copyto(target, at_outputs(terms[0]))
+            if first:
+                copy_rows(target, at_outputs(terms[0]))
             else:
                 np.add(target, at_outputs(terms[0]), out=target)
 
