@@ -303,7 +303,7 @@ def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             if grad is None:  # (G, C_out/G, nb, rows, W), zero past o_w
                 wide = scratch(g.out_channels * columns, x.dtype, slot=1).reshape(groups, cout_g, nb, rows, width)
                 wide[..., out_w:] = 0
-                wide[..., :out_w] = np.moveaxis(view_as(source, (nb, groups, cout_g, rows, out_w)), 0, 2)
+                copy_rows(wide[..., :out_w], np.moveaxis(view_as(source, (nb, groups, cout_g, rows, out_w)), 0, 2))
                 grad = wide.reshape(groups, cout_g, columns)
             dw += weight_grad_product(cols, grad)
     return dw.reshape((g.out_channels, cin_g) + g.kernel_size)

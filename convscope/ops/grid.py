@@ -157,7 +157,7 @@ def _fill_canvas(canvas: np.ndarray, samples: np.ndarray, combo: tuple[int, ...]
         rest = (slice(None),) * (n - 1 - j)
         canvas[(Ellipsis, *dst[:-1], slice(0, first - start)) + rest] = 0
         canvas[(Ellipsis, *dst[:-1], slice(stop - start, None)) + rest] = 0
-    canvas[(Ellipsis, *dst)] = samples[(Ellipsis, *src)]
+    copy_rows(canvas[(Ellipsis, *dst)], samples[(Ellipsis, *src)])
 
 
 def _gemm_operands(weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, plan: GridPlan):
@@ -446,7 +446,7 @@ def conv_weight_grad_grid(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
         source = grad_out[b0:b0 + nb, :, y0:y0 + rows]
         if side:
             inner = tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
-            wide[(slice(None), slice(None)) + inner] = np.moveaxis(source, 0, -2)
+            copy_rows(wide[(slice(None), slice(None)) + inner], np.moveaxis(source, 0, -2))
         else:
             wide[...] = source[0]
         dw += weight_grad_product(cols, wide.reshape(groups, cout_g, length))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith.conv import ConvGeometry
-from ._arrays import scratch, view_as
+from ._arrays import copy_rows, scratch, view_as
 from .flat import _gather, flat_layout_applies
 from .grid import weight_grad_product
 
@@ -134,7 +134,7 @@ def _crop(full: np.ndarray, target: np.ndarray, low_h: int, low_w: int) -> None:
     if (y0, y1, x0, x1) != (0, out_h, 0, out_w):
         target[...] = 0
     if y0 < y1 and x0 < x1:
-        target[..., y0:y1, x0:x1] = full[..., y0 + low_h:y1 + low_h, x0 + low_w:x1 + low_w]
+        copy_rows(target[..., y0:y1, x0:x1], full[..., y0 + low_h:y1 + low_h, x0 + low_w:x1 + low_w])
 
 
 def rows_weight_grad_plan(x: np.ndarray, g: ConvGeometry) -> int | None:
@@ -182,7 +182,7 @@ def conv_weight_grad_rows(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
         span = nb * length
         shifted = scratch(groups * kw * cout_g * span, x.dtype, slot=0).reshape(groups, kw, cout_g, nb, length)
         first = view_as(shifted[:, 0, :, :, :inside], (groups, cout_g, nb, out_h, width))
-        first[..., :out_w] = np.moveaxis(view_as(grad_out[b0:b0 + nb], (nb, groups, cout_g, out_h, out_w)), 0, 2)
+        copy_rows(first[..., :out_w], np.moveaxis(view_as(grad_out[b0:b0 + nb], (nb, groups, cout_g, out_h, out_w)), 0, 2))
         first[..., out_w:] = 0
         shifted[:, 0, :, :, inside:] = 0
         unshifted = view_as(shifted[:, 0], (groups, cout_g, span))
