@@ -254,6 +254,11 @@ def _gather_runs(runs: list[np.ndarray], groups: int = 1, ones: bool = False) ->
     return cols
 
 
+#: The ``scratch`` slot of the product of a GEMM after the first (the flat path uses 0, 1 and 7, the
+#: grid 0-2, the rows path 0-2, max unpooling 3).
+LATER_PRODUCT_SLOT = 4
+
+
 class GridConv:
     """One convolution's share of a canvas walk: its GEMM operands, tap offsets and output.
 
@@ -306,12 +311,15 @@ class GridConv:
             """``(G, C_out/G, rows * pitch)`` on the wide grid -> its output positions, as ``target``."""
             return view_as(wide_rows, (groups, cout_g, rows) + layout)[(Ellipsis,) + self.crop]
 
+        total = None  # the sum of every GEMM's tap blocks, on the first product's long rows
         for gemm_index, (phase, taps, w_mat) in enumerate(self.gemms):
             first = gemm_index == 0
             runs = [flats[self.combo_index[combo if phase is None else combo + (phase,)], :,
                           base + offset:base + offset + length] for combo, offset in self.taps_k]
             cols = _gather_runs(runs, groups, ones=first and self.bias_in_gemm)
-            product = scratch(groups * w_mat.shape[1] * length, flats.dtype, slot=1)
+            # the first product holds the sum; later ones (the stride phases of the last dimension)
+            # take a buffer of their own and are added in
+            product = scratch(groups * w_mat.shape[1] * length, flats.dtype, slot=1 if first else LATER_PRODUCT_SLOT)
             product = product.reshape(groups, w_mat.shape[1], length)
             np.matmul(w_mat, cols, out=product)
             if plan.stacked:  # the taps' blocks, each read from its shift on, on the wide grid
@@ -320,16 +328,16 @@ class GridConv:
                          for i, t in enumerate(taps)]
             else:
                 terms = [product]
-            if first and self.bias_rows is not None:
-                np.add(terms[0], self.bias_rows, out=terms[0])
-            # long contiguous runs, unlike the output's cropped rows, take the sums; the first GEMM's
-            # crop is then a plain copy of rows
-            for term in terms[1:]:
-                np.add(terms[0], term, out=terms[0])
             if first:
-                copy_rows(target, at_outputs(terms[0]))
-            else:
-                np.add(target, at_outputs(terms[0]), out=target)
+                total, terms = terms[0], terms[1:]
+                if self.bias_rows is not None:
+                    np.add(total, self.bias_rows, out=total)
+            # long contiguous runs, unlike the output's cropped rows, take the sums
+            for term in terms:
+                np.add(total, term, out=total)
+        # the crop into the output is then a plain copy of rows (measured on the 3x3 128->128 s2
+        # layer, whose second GEMM was added into the output's short rows before)
+        copy_rows(target, at_outputs(total))
 
 
 def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
