@@ -259,14 +259,21 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
                     shifts = [ax - min(a_x) for ax in a_x]
                     for tx, ax in enumerate(a_x):
                         _zero_wrapped(positions(tx, shifts[tx]), ax, width, out_w)
-                    # all samples in one run (the margins in between are dropped)
+                    # all samples in one run (the margins in between are dropped); where the output's
+                    # rows are as wide as the input's, the last sum writes it (one pass less), else
+                    # its cropped short rows take a plain copy
+                    last_writes = out_w == width
                     first = blocks[:, 0, :, :columns - plan.margin]
-                    for tx in range(1, len(a_x)):
+                    for tx in range(1, len(a_x) - last_writes):
                         np.add(first, blocks[:, tx, :, shifts[tx]:shifts[tx] + columns - plan.margin], out=first)
-                # the bias on the long rows, then the crop into the output's short ones: a plain copy
-                if bias_view is not None:
+                else:
+                    last_writes = False
+                if bias_view is not None:  # on the long rows
                     np.add(blocks[:, 0], bias_view.reshape(groups, cout_g, 1), out=blocks[:, 0])
-                copy_rows(target, positions(0)[..., :out_w])
+                if last_writes:
+                    np.add(positions(0), positions(len(a_x) - 1, shifts[-1]), out=target)
+                else:
+                    copy_rows(target, positions(0)[..., :out_w])
 
 
 def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, plan: FlatPlan) -> np.ndarray:
