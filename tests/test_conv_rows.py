@@ -219,7 +219,7 @@ def test_gradients_of_an_unpadded_conv_through_autograd(seed):
 def test_copy_rows_is_a_copy(dtype):
     """``copy_rows`` moves a crop of wider rows into a strided output bit for bit (NaN payloads and
     signed zeros included), and falls back to ``np.copyto`` where a last axis is not contiguous, is
-    one element wide or broadcast."""
+    one element wide, or the rows follow each other in both arrays (NumPy joins them)."""
     rng = np.random.default_rng(0)
     wide = rng.standard_normal((3, 4, 5, 9)).astype(dtype)
     wide[0, 1, 2, 3] = np.nan
@@ -232,7 +232,8 @@ def test_copy_rows_is_a_copy(dtype):
     # last axis strided in the target, one element wide, broadcast source
     for target, source in [(np.zeros((3, 4, 5, 12), dtype)[..., ::2], wide[..., :6]),
                            (np.zeros((3, 4, 5, 1), dtype), wide[..., 2:3]),
-                           (np.zeros((3, 4, 5, 6), dtype), np.broadcast_to(wide[:1, :1, :1, :6], (3, 4, 5, 6)))]:
+                           (np.zeros((3, 4, 5, 6), dtype), np.broadcast_to(wide[:1, :1, :1, :6], (3, 4, 5, 6))),
+                           (np.zeros((3, 4, 5, 6), dtype), np.ascontiguousarray(wide[..., :6]))]:
         copy_rows(target, source)
         np.testing.assert_array_equal(target, source)
     empty = np.zeros((0, 6), dtype)
