@@ -38,8 +38,8 @@ from ..arith.conv import ConvGeometry
 from ._arrays import copy_rows, scratch, view_as
 from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
 
-__all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "conv_flat",
-           "conv_weight_grad_flat"]
+__all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "gather_plane_slices",
+           "conv_flat", "conv_weight_grad_flat"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +139,7 @@ def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, b
     return FlatPlan(offset, stacked, rows, samples, width)
 
 
-def _gather(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
+def gather_plane_slices(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
     """``cols[g, c, t, j, q] = x[b0 + j, g*C_in/G + c].flat[y0*W + starts[t] + q]``, zero outside
     the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
     groups, cin_g, _, nb, span = cols.shape
@@ -231,7 +231,7 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             columns = nb * span
             cols = scratch(groups * w_mat.shape[2] * columns, x.dtype, slot=0).reshape(groups, w_mat.shape[2], columns)
             taps_view = view_as(cols[:, :inner], (groups, cin_g, len(starts), nb, span))
-            _gather(x, taps_view, b0, y0, starts)
+            gather_plane_slices(x, taps_view, b0, y0, starts)
             if bias_in_gemm:
                 cols[:, inner] = 1
             if not plan.stacked:
@@ -301,7 +301,7 @@ def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             columns = nb * rows * width
             cols = scratch(groups * inner * columns, x.dtype, slot=0).reshape(groups, inner, columns)
             taps_view = view_as(cols, (groups, cin_g, len(starts), nb, rows * width))
-            _gather(x, taps_view, b0, y0, starts)
+            gather_plane_slices(x, taps_view, b0, y0, starts)
             for t, ax in enumerate(a_x * len(a_y)):
                 _zero_wrapped(view_as(taps_view[:, :, t], (groups, cin_g, nb, rows, width)), ax, width, out_w)
             source = grad_out[b0:b0 + nb, :, y0:y0 + rows]

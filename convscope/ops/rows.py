@@ -37,7 +37,7 @@ import numpy as np
 
 from ..arith.conv import ConvGeometry
 from ._arrays import copy_rows, scratch, view_as
-from .flat import _gather, flat_layout_applies
+from .flat import flat_layout_applies, gather_plane_slices
 from .grid import weight_grad_product
 
 __all__ = ["rows_plan", "conv_transpose_rows", "rows_weight_grad_plan", "conv_weight_grad_rows"]
@@ -192,7 +192,7 @@ def conv_weight_grad_rows(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             target[..., :shift] = 0
             target[..., shift:] = unshifted[..., :span - shift]
         rows = scratch(groups * cin_g * kh * span, x.dtype, slot=1).reshape(groups, cin_g, kh, nb, length)
-        _gather(x, rows, b0, 0, starts)
+        gather_plane_slices(x, rows, b0, 0, starts)
         result += weight_grad_product(rows.reshape(groups, cin_g * kh, span), shifted.reshape(groups, kw * cout_g, span))
     dw_t = result.reshape(groups, kw, cout_g, cin_g, kh).transpose(0, 2, 3, 4, 1)
     return dw_t.reshape((g.out_channels, cin_g, kh, kw))
