@@ -638,11 +638,11 @@ def test_max_unpool_flat_indices_into_a_differently_shaped_plane():
 def test_max_unpool_in_chunks_of_planes(monkeypatch, budget, threads):
     """The global indices are computed a bounded number at a time (whole planes, at least one),
     and large outputs are split over threads by planes (forced here for a small one)."""
-    from convscope.ops import _arrays
     from convscope.ops import pool as cpool
+    from convscope.ops import threads as cthreads
     monkeypatch.setattr(cpool, "UNPOOL_CHUNK_INDICES", budget)
     if threads:
-        monkeypatch.setattr(_arrays, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(cthreads, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(budget)
     x = rng.standard_normal((3, 5, 8, 6))
     v, i = F.max_pool2d(T(x), 2, return_indices=True)

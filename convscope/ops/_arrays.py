@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -103,24 +101,3 @@ def scratch(size: int, dtype: np.dtype, slot: int = 0) -> np.ndarray:
     if raw is None or raw.nbytes < nbytes:
         raw = buffers[slot] = np.empty(max(nbytes, 1), dtype=np.uint8)
     return raw[:nbytes].view(dtype)
-
-
-_pool: ThreadPoolExecutor | None = None
-#: Below this many output bytes a copy is not worth splitting across threads.
-PARALLEL_MIN_BYTES = 4 * 2**20
-
-
-def split_rows(fill, rows: int, nbytes: int) -> None:
-    """Call ``fill(lo, hi)`` over ``[0, rows)``, split across the machine's cores when the work is
-    large.  For NumPy copies only, which release the GIL: a single-threaded copy leaves the
-    other cores idle while PyTorch's kernels use them all."""
-    global _pool
-    workers = min(os.cpu_count() or 1, rows)
-    if workers < 2 or nbytes < PARALLEL_MIN_BYTES:
-        fill(0, rows)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="convscope")
-    bounds = [rows * k // workers for k in range(workers + 1)]
-    for future in [_pool.submit(fill, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]:
-        future.result()

@@ -42,8 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..arith.conv import ConvGeometry, subpixel_phases
+from ..arith.conv import ConvGeometry, conv_macs, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
+from .threads import split_samples, worker_count
 from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_input, flat_layout_applies,
                    plan_flat)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
@@ -182,10 +183,52 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     per group covers the whole chunk (``N = nb*L`` stays large for small feature maps); its
     ``(C_out, nb, L)`` result is then copied into the NCHW output.
     """
+    out = np.empty((x.shape[0], g.out_channels) + g.output_size, dtype=x.dtype)
+    if _splits_batch(g, x):
+        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1]), x.shape[0])
+    else:
+        _conv_forward_into(x, weight, bias, g, out)
+    return out
+
+
+#: The batch is split between the cores (:func:`convscope.ops.threads.split_samples`) for
+#: convolutions on the stride-phase grid whose GEMMs have at least this inner dimension and this
+#: many rows per group: there the single-threaded copies (the phase fill, the column gathers and
+#: the crop into the output) are a quarter of the time, and the GEMMs run as fast side by side on
+#: one core each.  Measured on the 3x3 128->128 s2 layer at 56 (best ms over alternating blocks,
+#: one core's GEMMs against a split batch): 8.26 / 7.81, 8.42 / 7.21, 7.96 / 7.18.  Layers of
+#: smaller GEMMs lost (ResNet's 7x7 3->64 s2: 9.33 / 11.05, 8.37 / 9.45), as did the layers on the
+#: input's own rows (512->512 at 7: 7.59 / 7.72, depthwise 4.55 / 4.66).
+#: Each part must be this much work: waking a core costs up to a millisecond on a virtual machine,
+#: and its GEMMs lose speed with fewer columns.  The same layer at batch 2 (115 million MACs a
+#: part) took 2.13 / 3.34 and 2.57 / 2.80 ms, at batch 4 (230 million) 4.03 / 3.90 and 4.12 / 4.71.
+SPLIT_MIN_INNER = 256
+SPLIT_MIN_ROWS = 128
+SPLIT_MIN_PART_MACS = 400_000_000
+
+
+def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
+    """Whether :func:`conv_forward` splits the batch between the cores (``SPLIT_MIN_INNER``)."""
+    # 2-d stride-1 layers run on the input's own rows (a copy-light path) wherever they can
+    if x.shape[0] < 2 or _is_pointwise(g) or (g.ndim == 2 and g.stride == (1, 1)):
+        return False
+    sample_macs = conv_macs(g.in_channels, g.out_channels, g.kernel_size, g.output_size, g.groups)
+    if sample_macs * (x.shape[0] // worker_count()) < SPLIT_MIN_PART_MACS:
+        return False
+    plan = _grid_plan(g, x.itemsize, x.shape[0])
+    if not isinstance(plan, GridPlan):
+        return False
+    taps_in_k = math.prod(g.kernel_size[:-1] if plan.stacked else g.kernel_size)
+    return (g.in_channels // g.groups * taps_in_k >= SPLIT_MIN_INNER
+            and g.out_channels // g.groups >= SPLIT_MIN_ROWS)
+
+
+def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+                       out: np.ndarray) -> None:
+    """:func:`conv_forward` into ``out``, a C-contiguous ``(B, C_out, *out)`` array."""
     batch, groups = x.shape[0], g.groups
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
-    out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
     inner = math.prod(g.output_size[1:])
 
@@ -194,14 +237,14 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         x_mat = x.reshape(batch, groups, cin_g, length)
         np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, length)))
         _add_bias(out, bias)
-        return out
+        return
 
     # the input's own rows (or, for outputs wider than the input, a widened copy of them)
     x_run, g_run = flat_input(x, weight, g) or (x, None)
     plan = _grid_plan(g_run or g, x.itemsize, x.shape[0], flat=g_run is not None)
     if plan is not None:
         _conv_planned(x_run, weight, bias, g_run or g, out, plan)
-        return out
+        return
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
         nb, length = b1 - b0, (r1 - r0) * inner
@@ -213,7 +256,6 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
             view_as(out[b0:b1], (nb, g.out_channels, length))[...] = \
                 product.reshape(g.out_channels, nb, length).transpose(1, 0, 2)
     _add_bias(out, bias)
-    return out
 
 
 @silent_float_errors

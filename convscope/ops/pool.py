@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ..arith.pool import PoolGeometry, adaptive_windows, avg_pool_divisor_factors
-from ._arrays import scratch, silent_float_errors, split_rows
+from ._arrays import scratch, silent_float_errors
+from .threads import split_rows
 from .window import tap_boxes
 
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from ._arrays import silent_float_errors, split_rows
+from ._arrays import silent_float_errors
+from .threads import split_rows
 
 __all__ = ["resize_forward", "resize_backward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 

@@ -1,0 +1,198 @@
+"""Work split between the cores (``convscope.ops.threads``) and the convolutions that split their batch.
+
+The split changes the BLAS's thread count while it runs: these tests check that the count is one
+inside every part and is put back afterwards (also after an error), that nested and concurrent
+splits run on their caller's thread, and that split convolutions agree with torch.
+"""
+import threading
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+from convscope import arith
+from convscope.ops import conv, threads
+
+TF = torch.nn.functional
+
+blas_found = pytest.mark.skipif(threads._openblas() is None and not threads._numpy_openblas_paths(),
+                                reason="NumPy is built on a BLAS other than OpenBLAS: splits run serially")
+
+
+def test_numpy_openblas_is_found_when_bundled():
+    """Where NumPy's wheel bundles an OpenBLAS, its thread setting is the one ``threadpoolctl`` sees."""
+    if not threads._numpy_openblas_paths():
+        assert threads.worker_count() >= 1
+        return
+    assert threads._openblas() is not None
+    with threadpool_limits(1, user_api="blas"):
+        assert threads.worker_count() == 1
+    assert threads.worker_count() == threads._openblas().get()
+
+
+@blas_found
+@pytest.mark.parametrize("batch", [2, 3, 8])
+def test_parts_cover_the_batch_with_one_blas_thread(batch, monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    before = threads._openblas().get()
+    seen = []
+
+    def work(b0, b1):
+        seen.append((b0, b1, threads._openblas().get(), threading.current_thread().name))
+        return b1 - b0
+    sizes = threads.split_samples(work, batch)
+    assert sizes == [batch // 2, batch - batch // 2] and sum(sizes) == batch
+    assert sorted(s[:2] for s in seen) == [(0, batch // 2), (batch // 2, batch)]
+    assert all(s[2] == 1 for s in seen)
+    assert threads._openblas().get() == before
+    # the caller runs the first part itself, a pool thread the other
+    assert len({s[3] for s in seen}) == 2
+
+
+@blas_found
+def test_an_error_in_a_part_is_raised_after_every_part_and_the_setting_is_restored(monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    before = threads._openblas().get()
+    finished = []
+
+    def work(b0, b1):
+        if b0 == 0:
+            raise ValueError("part 0 failed")
+        finished.append(b0)
+    with pytest.raises(ValueError, match="part 0 failed"):
+        threads.split_samples(work, 4)
+    assert finished == [2]
+    assert threads._openblas().get() == before
+    # the lock was released: the next split runs in parts again
+    assert len(threads.split_samples(lambda b0, b1: b0, 4)) == 2
+
+
+@blas_found
+def test_nested_work_runs_on_the_callers_thread(monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    inner = []
+
+    def work(b0, b1):
+        inner.append(threads.split_samples(lambda c0, c1: (c0, c1), b1 - b0))
+        rows = []
+        threads.split_rows(lambda r0, r1: rows.append((r0, r1)), 10, nbytes=1 << 30)
+        return rows
+    rows = threads.split_samples(work, 4)
+    assert inner == [[(0, 2)], [(0, 2)]]
+    assert rows == [[(0, 10)], [(0, 10)]]
+
+
+@blas_found
+def test_a_second_split_meanwhile_runs_on_its_callers_thread(monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    started, release = threading.Event(), threading.Event()
+    others = []
+
+    def slow(b0, b1):
+        started.set()
+        release.wait(10)
+
+    def other():
+        started.wait(10)
+        others.append(threads.split_samples(lambda b0, b1: (b0, b1), 6))
+        release.set()
+    thread = threading.Thread(target=other)
+    thread.start()
+    threads.split_samples(slow, 4)
+    thread.join(10)
+    assert others == [[(0, 6)]]
+
+
+def test_without_a_blas_setting_everything_runs_serially(monkeypatch):
+    monkeypatch.setattr(threads, "_openblas", lambda: None)
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    names = []
+    assert threads.split_samples(lambda b0, b1: names.append(threading.current_thread().name) or (b0, b1), 8) \
+        == [(0, 8)]
+    assert names == [threading.current_thread().name]
+
+
+def test_one_worker_or_one_sample_runs_serially(monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 1)
+    assert threads.split_samples(lambda b0, b1: (b0, b1), 8) == [(0, 8)]
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    assert threads.split_samples(lambda b0, b1: (b0, b1), 1) == [(0, 1)]
+
+
+def _geometry(x_shape, w_shape, **kw):
+    return arith.conv_geometry(x_shape, w_shape, n=len(w_shape) - 2, **kw)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw, expected", [
+    ((8, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1), True),    # the benchmark's s2 layer
+    ((8, 256, 4096), (256, 256, 3), dict(padding=1), True),                   # 1-d: always the grid
+    ((2, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1), False),   # a part too small
+    ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), False),                # stride 1, 2-d: the input's rows
+    ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), False),      # GEMM inner dimension 147
+    ((8, 256, 56, 56), (64, 256, 1, 1), {}, False),                           # pointwise
+    ((8, 128, 56, 56), (128, 128, 1, 1), dict(stride=2), False),              # 1x1 s2: inner dimension 128
+])
+def test_which_convolutions_split_their_batch(x_shape, w_shape, kw, expected, monkeypatch):
+    monkeypatch.setattr(conv, "worker_count", lambda: 2)
+    x = np.empty(x_shape, dtype=np.float32)
+    assert conv._splits_batch(_geometry(x_shape, w_shape, **kw), x) is expected
+
+
+def _random_strided_case(rng, dtype):
+    n = int(rng.integers(1, 4))
+    groups = int(rng.choice([1, 2]))
+    cin, cout = groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 5))
+    k = tuple(int(v) for v in rng.integers(1, 4, n))
+    s = tuple(int(v) for v in rng.integers(1 if n != 2 else 2, 4, n))
+    if all(v == 1 for v in k + s):  # not pointwise: that is one batched GEMM, never split
+        s = (2,) + s[1:]
+    d = tuple(int(v) for v in rng.integers(1, 3, n))
+    pad = tuple(int(rng.integers(0, kk)) for kk in k)
+    size = tuple(int((kk - 1) * dd + 1 + rng.integers(4, 12)) for kk, dd in zip(k, d))
+    x = rng.standard_normal((int(rng.integers(2, 8)), cin) + size).astype(dtype)
+    w = rng.standard_normal((cout, cin // groups) + k).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if rng.random() < 0.5 else None
+    return n, x, w, b, dict(stride=s, padding=pad, dilation=d, groups=groups)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
+    """Random strided (or 1-d/3-d) convolutions with the split's and the grid's thresholds at zero:
+    every one runs on the grid and splits its batch, and agrees with torch and the serial call."""
+    rng = np.random.default_rng(seed)
+    dtype = np.float32 if seed % 3 else np.float64
+    n, x, w, b, kw = _random_strided_case(rng, dtype)
+    g = _geometry(x.shape, w.shape, **kw)
+    monkeypatch.setattr(conv, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    for name in ("SPLIT_MIN_INNER", "SPLIT_MIN_ROWS", "SPLIT_MIN_PART_MACS", "GRID_MIN_LENGTH", "GRID_MIN_SAMPLE_BYTES"):
+        monkeypatch.setattr(conv, name, 0)
+    monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))
+    assert conv._splits_batch(g, x)
+    split = conv.conv_forward(x, w, b, g)
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", float("inf"))
+    serial = conv.conv_forward(x, w, b, g)
+    ref = getattr(TF, f"conv{n}d")(torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b),
+                                  **kw).numpy()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(split, ref, **tol)
+    # Not always the same bits: a half batch may put fewer samples side by side, and OpenBLAS then
+    # multiplies a GEMM of other sizes, by kernels that may sum in another order.
+    np.testing.assert_allclose(split, serial, **tol)
+
+
+def test_the_benchmark_layer_splits_and_matches_torch(monkeypatch):
+    """The layer the split is for, at its real size, through the public function."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 128, 56, 56), dtype=np.float32)
+    w = rng.standard_normal((128, 128, 3, 3), dtype=np.float32) * 0.1
+    b = rng.standard_normal(128, dtype=np.float32)
+    g = _geometry(x.shape, w.shape, stride=2, padding=1)
+    calls = []
+    original = conv.split_samples
+    monkeypatch.setattr(conv, "split_samples", lambda work, batch: calls.append(batch) or original(work, batch))
+    out = conv.conv_forward(x, w, b, g)
+    assert calls == ([8] if threads.worker_count() >= 2 else [])
+    ref = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=2, padding=1).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
