@@ -31,7 +31,8 @@ path the same for columns and product, plus a widened copy of the input of at mo
 takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) each of columns, product and
 uncropped output a block.  The extra memory beyond input and output thus grows with the trailing
 dimensions only, not with the batch or the first dimension (measured: a 3x3 conv of
-1x16x4096x4096 float32, 1 GiB in and out, peaks at 2.1 GiB resident).
+1x16x4096x4096 float32, 1 GiB in and out, peaks at 2.1 GiB resident).  A convolution that splits
+its batch between the cores (:func:`_splits_batch`) holds these buffers once per worker thread.
 """
 from __future__ import annotations
 
