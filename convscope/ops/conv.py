@@ -131,6 +131,27 @@ SUBPIXEL_MAX_WASTE = 1.5
 SUBPIXEL_FLAT = True
 
 
+def _stacks_taps(g: ConvGeometry, batch: int) -> bool:
+    """Whether the grid and flat paths stack the last dimension's taps into the GEMM's rows.
+
+    It pays when the remaining inner dimension ``C_in/G * prod(k[:-1])`` is at least twice
+    ``C_out/G`` (the squarer product runs faster) and the copies it saves exceed those it adds:
+    it copies ``k_last`` times fewer columns, but transposes the whole weight once a call and adds
+    ``k_last - 1`` tap blocks over the product.  Small maps with many channels have few columns for a
+    large weight: 3x3 512->512 at 7x7, batch 8, took 6.78 / 6.31 and 5.96 / 5.38 ms stacked / not
+    (batch 4: 3.45 / 2.59; 256->256 at 7x7: 1.44 / 1.34), while at 14x14 stacking still won (512
+    channels 19.75 / 20.71, 256 channels 5.06 / 5.59), as on every larger map."""
+    k_last = g.kernel_size[-1]
+    cin_g, cout_g = g.in_channels // g.groups, g.out_channels // g.groups
+    k_front = math.prod(g.kernel_size[:-1])
+    if k_last == 1 or cin_g * k_front < 2 * cout_g:
+        return False
+    columns = batch * math.prod(g.output_size)
+    saved = g.in_channels * k_front * (k_last - 1) * columns
+    added = g.out_channels * cin_g * k_front * k_last + g.out_channels * (k_last - 1) * columns
+    return saved > added
+
+
 def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None,
                flat: bool = False) -> GridPlan | FlatPlan | None:
     """The layout of the wide-grid paths for ``g``, or None where the plain im2col is faster.
@@ -143,13 +164,10 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
     Otherwise the stride-phase grid, measured on the benchmark layers (``docs/benchmarks.md``): it
     wins wherever it wastes little and its per-sample work is not too small.
 
-    Stacking the last dimension's taps into the GEMM's rows pays when the remaining inner dimension
-    ``C_in/G * prod(k[:-1])`` is at least twice ``C_out/G`` (it trades a ``k_last``-fold smaller
-    column copy for ``k_last - 1`` passes over the output).
+    Stacking the last dimension's taps into the GEMM's rows: :func:`_stacks_taps`.
     """
     limit = GRID_MAX_WASTE if max_waste is None else max_waste
-    inner_front = (g.in_channels // g.groups) * math.prod(g.kernel_size[:-1])
-    stacked = g.kernel_size[-1] > 1 and inner_front >= 2 * (g.out_channels // g.groups)
+    stacked = _stacks_taps(g, batch)
     if flat:
         plan = plan_flat(g, itemsize, CHUNK_BYTES, stacked, batch)
         if plan.waste(g) <= limit:
