@@ -4,6 +4,7 @@ The split changes the BLAS's thread count while it runs: these tests check that 
 inside every part and is put back afterwards (also after an error), that nested and concurrent
 splits run on their caller's thread, and that split convolutions agree with torch.
 """
+import os
 import threading
 
 import numpy as np
@@ -46,8 +47,9 @@ def test_parts_cover_the_batch_with_one_blas_thread(batch, monkeypatch):
     assert sorted(s[:2] for s in seen) == [(0, batch // 2), (batch // 2, batch)]
     assert all(s[2] == 1 for s in seen)
     assert threads._openblas().get() == before
-    # the caller runs the first part itself, a pool thread the other
-    assert len({s[3] for s in seen}) == 2
+    # each part on a worker thread of its own, the caller waiting
+    names = {s[3] for s in seen}
+    assert len(names) == 2 and threading.current_thread().name not in names
 
 
 @blas_found
@@ -102,6 +104,38 @@ def test_a_second_split_meanwhile_runs_on_its_callers_thread(monkeypatch):
     threads.split_samples(slow, 4)
     thread.join(10)
     assert others == [[(0, 6)]]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the platform cannot pin threads")
+def test_workers_are_pinned_to_distinct_cpus():
+    """Unpinned, Linux may run both parts on one CPU for several calls while the other idles."""
+    cpus = sorted(os.sched_getaffinity(0))
+    affinities = threads._run_parts(lambda lo, hi: os.sched_getaffinity(0), list(range(len(cpus) + 1)))
+    assert affinities == [{cpu} for cpu in cpus]
+
+
+def test_workers_are_started_again_after_a_fork():
+    """A forked child has none of its parent's threads: it starts its own on first use."""
+    before = threads._worker_queues()
+    threads._forget_workers()
+    assert threads._run_parts(lambda lo, hi: hi - lo, [0, 3, 7]) == [3, 4]
+    assert threads._worker_queues() is not before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_splits_work():
+    threads._run_parts(lambda lo, hi: None, [0, 1, 2])  # the parent's workers exist
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a split must not wait for the parent's threads
+        try:
+            os.write(write, repr(threads._run_parts(lambda lo, hi: (lo, hi), [0, 2, 5])).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        assert pipe.read() == "[(0, 2), (2, 5)]"
 
 
 def test_without_a_blas_setting_everything_runs_serially(monkeypatch):

@@ -10,6 +10,12 @@ GEMMs):
   of one after another on all cores, and so do the copies around them, which otherwise leave the
   other cores idle.
 
+The parts run on worker threads of convscope's own, one per CPU the process may use and pinned to
+it, while the caller waits.  Unpinned, Linux wakes a thread on its waker's CPU when it deems that
+cache-friendly and moves it away only at a later load balancing: measured on the 3x3 128->128 s2
+layer, the first three or four calls after a pause ran both parts on one CPU while the other idled
+(12–16 ms a call against 7.3–7.5; pinned: 8.7 for the first, then 7.3–7.5).
+
 The BLAS's thread count is OpenBLAS's own setting (``openblas_set_num_threads``), reached through
 ``ctypes`` in the OpenBLAS that NumPy's wheels bundle.  Where none is found (NumPy built on another
 BLAS), :func:`split_samples` runs its work on the calling thread, as before.  The setting is global
@@ -22,8 +28,9 @@ import ctypes
 import functools
 import glob
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Callable, NamedTuple, TypeVar
 
 import numpy as np
@@ -35,8 +42,8 @@ T = TypeVar("T")
 #: Below this many output bytes a copy is not worth splitting across threads.
 PARALLEL_MIN_BYTES = 4 * 2**20
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_workers: list[queue.SimpleQueue] | None = None  # one task queue per worker thread
+_workers_lock = threading.Lock()
 _split_lock = threading.Lock()
 _inside = threading.local()  # set in a worker while it runs a split's part
 
@@ -86,33 +93,64 @@ def worker_count() -> int:
     return max(1, blas.get()) if blas is not None else (os.cpu_count() or 1)
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="convscope")
-        return _pool
+def _cpus() -> list[int | None]:
+    """The CPUs the worker threads are pinned to (None: not pinned, where the platform cannot)."""
+    if hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return [None] * (os.cpu_count() or 1)
+
+
+def _worker(tasks: queue.SimpleQueue, cpu: int | None) -> None:
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:  # the CPU was taken from the process meanwhile: run unpinned
+            pass
+    _inside.active = True  # work submitted from a part runs on that part's thread
+    while True:
+        fn, lo, hi, future = tasks.get()
+        try:
+            future.set_result(fn(lo, hi))
+        except BaseException as error:  # handed to the caller, which raises it
+            future.set_exception(error)
+
+
+def _worker_queues() -> list[queue.SimpleQueue]:
+    global _workers
+    with _workers_lock:
+        if _workers is None:
+            _workers = []
+            for cpu in _cpus():
+                tasks: queue.SimpleQueue = queue.SimpleQueue()
+                threading.Thread(target=_worker, args=(tasks, cpu), daemon=True,
+                                 name=f"convscope-{len(_workers)}").start()
+                _workers.append(tasks)
+        return _workers
+
+
+def _forget_workers() -> None:
+    """In a forked child the worker threads do not exist: start new ones on first use."""
+    global _workers
+    _workers = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def _run_parts(work: Callable[[int, int], T], bounds: list[int]) -> list[T]:
-    """``work`` over each ``[bounds[k], bounds[k + 1])``, results in order: the first part on the
-    calling thread, the others on the pool's (one thread fewer to wake, and the caller's caches
-    stay warm).  A part's exception is raised here, after every part has finished."""
-    def part(lo: int, hi: int) -> T:
-        _inside.active = True
-        try:
-            return work(lo, hi)
-        finally:
-            _inside.active = False
-    futures = [_executor().submit(part, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    try:
-        first = part(bounds[0], bounds[1])
-    finally:
-        errors = [future.exception() for future in futures]
+    """``work`` over each ``[bounds[k], bounds[k + 1])`` on the worker threads, one part each, results
+    in order.  A part's exception is raised here, after every part has finished."""
+    workers = _worker_queues()
+    futures: list[Future] = []
+    for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        futures.append(Future())
+        workers[k % len(workers)].put((work, lo, hi, futures[-1]))
+    errors = [future.exception() for future in futures]
     for error in errors:
         if error is not None:
             raise error
-    return [first] + [future.result() for future in futures]
+    return [future.result() for future in futures]
 
 
 def _bounds(total: int, workers: int) -> list[int]:
@@ -124,7 +162,7 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int) -> None
     large.  For NumPy copies only, which release the GIL: a single-threaded copy leaves the
     other cores idle while PyTorch's kernels use them all.  Inside a split's part (already one
     core's share) it runs on the calling thread."""
-    workers = min(worker_count(), os.cpu_count() or 1, rows)
+    workers = min(worker_count(), len(_cpus()), rows)
     if workers < 2 or nbytes < PARALLEL_MIN_BYTES or getattr(_inside, "active", False):
         fill(0, rows)
         return
@@ -137,7 +175,7 @@ def split_samples(work: Callable[[int, int], T], batch: int) -> list[T]:
     the calling thread where that cannot be done (one worker or sample, no OpenBLAS thread
     setting found, another split running, or called from inside a split)."""
     blas = _openblas()
-    workers = min(worker_count(), os.cpu_count() or 1, batch)
+    workers = min(worker_count(), len(_cpus()), batch)
     if workers < 2 or blas is None or getattr(_inside, "active", False) or not _split_lock.acquire(blocking=False):
         return [work(0, batch)]
     try:
