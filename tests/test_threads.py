@@ -160,12 +160,16 @@ def _geometry(x_shape, w_shape, **kw):
 
 @pytest.mark.parametrize("x_shape, w_shape, kw, expected", [
     ((8, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1), True),    # the benchmark's s2 layer
-    ((8, 256, 4096), (256, 256, 3), dict(padding=1), True),                   # 1-d: always the grid
-    ((2, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1), False),   # a part too small
-    ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), False),                # stride 1, 2-d: the input's rows
-    ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), False),      # GEMM inner dimension 147
+    ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), True),                 # on the input's own rows
+    ((8, 64, 56, 56), (64, 8, 3, 3), dict(padding=1, groups=8), True),        # grouped
+    ((128, 16, 14, 14), (32, 16, 5, 5), dict(padding=2), True),               # LeNet's second layer
+    ((2, 128, 56, 56), (128, 128, 3, 3), dict(stride=2, padding=1), True),    # 115 million MACs a part
+    ((8, 128, 56, 56), (128, 128, 1, 1), dict(stride=2), True),               # 1x1 s2 is not pointwise
+    ((128, 1, 28, 28), (16, 1, 5, 5), dict(padding=2), False),                # 20 million MACs a part
+    ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), False),      # 7.6 MB of columns a sample
+    ((8, 144, 56, 56), (144, 1, 3, 3), dict(padding=1, groups=144), False),   # depthwise: 16 million
     ((8, 256, 56, 56), (64, 256, 1, 1), {}, False),                           # pointwise
-    ((8, 128, 56, 56), (128, 128, 1, 1), dict(stride=2), False),              # 1x1 s2: inner dimension 128
+    ((1, 512, 56, 56), (512, 512, 3, 3), dict(padding=1), False),             # one sample
 ])
 def test_which_convolutions_split_their_batch(x_shape, w_shape, kw, expected, monkeypatch):
     monkeypatch.setattr(conv, "worker_count", lambda: 2)
@@ -173,14 +177,16 @@ def test_which_convolutions_split_their_batch(x_shape, w_shape, kw, expected, mo
     assert conv._splits_batch(_geometry(x_shape, w_shape, **kw), x) is expected
 
 
-def _random_strided_case(rng, dtype):
+def _random_case(rng, dtype):
     n = int(rng.integers(1, 4))
     groups = int(rng.choice([1, 2]))
     cin, cout = groups * int(rng.integers(1, 5)), groups * int(rng.integers(1, 5))
     k = tuple(int(v) for v in rng.integers(1, 4, n))
-    s = tuple(int(v) for v in rng.integers(1 if n != 2 else 2, 4, n))
+    s = tuple(int(v) for v in rng.integers(1, 4, n))
+    if n == 2 and rng.random() < 0.4:  # stride 1 in 2-d: the input's own rows
+        s = (1, 1)
     if all(v == 1 for v in k + s):  # not pointwise: that is one batched GEMM, never split
-        s = (2,) + s[1:]
+        k = (2,) + k[1:]
     d = tuple(int(v) for v in rng.integers(1, 3, n))
     pad = tuple(int(rng.integers(0, kk)) for kk in k)
     size = tuple(int((kk - 1) * dd + 1 + rng.integers(4, 12)) for kk, dd in zip(k, d))
@@ -190,19 +196,22 @@ def _random_strided_case(rng, dtype):
     return n, x, w, b, dict(stride=s, padding=pad, dilation=d, groups=groups)
 
 
-@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("seed", range(40))
 def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
-    """Random strided (or 1-d/3-d) convolutions with the split's and the grid's thresholds at zero:
-    every one runs on the grid and splits its batch, and agrees with torch and the serial call."""
+    """Random convolutions, with the split's thresholds out of the way, on every path (the grid's
+    forced for odd seeds): each splits its batch, and agrees with torch and with the serial call."""
     rng = np.random.default_rng(seed)
     dtype = np.float32 if seed % 3 else np.float64
-    n, x, w, b, kw = _random_strided_case(rng, dtype)
+    n, x, w, b, kw = _random_case(rng, dtype)
     g = _geometry(x.shape, w.shape, **kw)
     monkeypatch.setattr(conv, "worker_count", lambda: 2)
     monkeypatch.setattr(threads, "worker_count", lambda: 2)
-    for name in ("SPLIT_MIN_INNER", "SPLIT_MIN_ROWS", "SPLIT_MIN_PART_MACS", "GRID_MIN_LENGTH", "GRID_MIN_SAMPLE_BYTES"):
-        monkeypatch.setattr(conv, name, 0)
-    monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", 0)
+    monkeypatch.setattr(conv, "SPLIT_MAX_SAMPLE_COLUMN_BYTES", float("inf"))
+    if seed % 2:  # the stride-phase grid for every map, not only large ones
+        monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
+        monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
+        monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))
     assert conv._splits_batch(g, x)
     split = conv.conv_forward(x, w, b, g)
     monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", float("inf"))

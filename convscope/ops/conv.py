@@ -210,36 +210,33 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     return out
 
 
-#: The batch is split between the cores (:func:`convscope.ops.threads.split_samples`) for
-#: convolutions on the stride-phase grid whose GEMMs have at least this inner dimension and this
-#: many rows per group: there the single-threaded copies (the phase fill, the column gathers and
-#: the crop into the output) are a quarter of the time, and the GEMMs run as fast side by side on
-#: one core each.  Measured on the 3x3 128->128 s2 layer at 56 (best ms over alternating blocks,
-#: one core's GEMMs against a split batch): 8.26 / 7.81, 8.42 / 7.21, 7.96 / 7.18.  Layers of
-#: smaller GEMMs lost (ResNet's 7x7 3->64 s2: 9.33 / 11.05, 8.37 / 9.45), as did the layers on the
-#: input's own rows (512->512 at 7: 7.59 / 7.72, depthwise 4.55 / 4.66).
-#: Each part must be this much work: waking a core costs up to a millisecond on a virtual machine,
-#: and its GEMMs lose speed with fewer columns.  The same layer at batch 2 (115 million MACs a
-#: part) took 2.13 / 3.34 and 2.57 / 2.80 ms, at batch 4 (230 million) 4.03 / 3.90 and 4.12 / 4.71.
-SPLIT_MIN_INNER = 256
-SPLIT_MIN_ROWS = 128
-SPLIT_MIN_PART_MACS = 400_000_000
+#: The batch is split between the cores (:func:`convscope.ops.threads.split_samples`): each worker
+#: runs its samples' copies and one-core GEMMs, where one call otherwise copies on one core and
+#: multiplies on all.  Measured with pinned workers (best ms, one call / split): 3x3 64->64 at 56
+#: 6.70 / 5.33 and 5.65 / 5.45, 128->128 s2 8.32 / 7.39, 512->512 at 7 7.06 / 6.28 and 6.52 / 6.24,
+#: grouped 64->64 g8 4.15 / 2.15 and 2.45 / 1.88, LeNet's 5x5 16->32 at 14, batch 128, 5.29 / 3.13.
+#: Each part must be this much work: below it, waking the workers costs more than they save
+#: (3x3 3->16 at 32, batch 16, 7 million MACs: 0.27 / 0.41; 16->16 at 16, batch 64: 0.54 / 0.71;
+#: LeNet's 5x5 1->16, batch 128, 40 million: 1.34 / 1.45).
+SPLIT_MIN_PART_MACS = 50_000_000
+#: A sample's columns must be at most this many bytes: larger blocks, one per worker, no longer fit
+#: the cache the workers share (ResNet's 7x7 3->64 s2 stem, 7.6 MB a sample: 8.83 / 10.10 and
+#: 8.93 / 10.28; depthwise 3x3 on 144 channels at 56, 5.4 MB: 4.58 / 6.39).
+SPLIT_MAX_SAMPLE_COLUMN_BYTES = CHUNK_BYTES // 2
 
 
 def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
-    """Whether :func:`conv_forward` splits the batch between the cores (``SPLIT_MIN_INNER``)."""
-    # 2-d stride-1 layers run on the input's own rows (a copy-light path) wherever they can
-    if x.shape[0] < 2 or _is_pointwise(g) or (g.ndim == 2 and g.stride == (1, 1)):
+    """Whether :func:`conv_forward` splits the batch between the cores: not pointwise (one batched
+    GEMM with no copies), at least ``SPLIT_MIN_PART_MACS`` a part and at most
+    ``SPLIT_MAX_SAMPLE_COLUMN_BYTES`` of columns a sample (the taps the GEMM's inner dimension holds)."""
+    batch = x.shape[0]
+    workers = min(worker_count(), batch)
+    if workers < 2 or _is_pointwise(g):
         return False
     sample_macs = conv_macs(g.in_channels, g.out_channels, g.kernel_size, g.output_size, g.groups)
-    if sample_macs * (x.shape[0] // worker_count()) < SPLIT_MIN_PART_MACS:
-        return False
-    plan = _grid_plan(g, x.itemsize, x.shape[0])
-    if not isinstance(plan, GridPlan):
-        return False
-    taps_in_k = math.prod(g.kernel_size[:-1] if plan.stacked else g.kernel_size)
-    return (g.in_channels // g.groups * taps_in_k >= SPLIT_MIN_INNER
-            and g.out_channels // g.groups >= SPLIT_MIN_ROWS)
+    taps_in_k = math.prod(g.kernel_size[:-1] if _stacks_taps(g, batch) else g.kernel_size)
+    column_bytes = g.in_channels * taps_in_k * math.prod(g.output_size) * x.itemsize
+    return sample_macs * (batch // workers) >= SPLIT_MIN_PART_MACS and column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
 def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
