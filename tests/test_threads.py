@@ -17,6 +17,12 @@ from convscope.ops import conv, threads
 
 TF = torch.nn.functional
 
+@pytest.fixture(autouse=True)
+def _no_other_thread_running(monkeypatch):
+    """torch's own threads (other tests) may still spin when a test starts: splits must not wait on that."""
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+
+
 blas_found = pytest.mark.skipif(threads._openblas() is None and not threads._numpy_openblas_paths(),
                                 reason="NumPy is built on a BLAS other than OpenBLAS: splits run serially")
 
@@ -136,6 +142,32 @@ def test_a_forked_child_splits_work():
     os.waitpid(pid, 0)
     with os.fdopen(read) as pipe:
         assert pipe.read() == "[(0, 2), (2, 5)]"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread states are read from /proc")
+def test_a_running_thread_keeps_the_work_on_the_callers_thread(monkeypatch):
+    """A thread that spins (as OpenBLAS's do for a while after each multi-threaded call) would share
+    a CPU with a worker: the split then runs on the caller's thread, and so does split_rows."""
+    monkeypatch.undo()  # the real check, not the fixture's
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    stop, spinning = threading.Event(), threading.Event()
+
+    def spin():
+        spinning.set()
+        while not stop.is_set():
+            pass
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        spinning.wait(10)
+        assert threads._another_thread_running()
+        assert threads.split_samples(lambda b0, b1: (b0, b1), 8) == [(0, 8)]
+        rows = []
+        threads.split_rows(lambda r0, r1: rows.append((r0, r1)), 10, nbytes=1 << 30)
+        assert rows == [(0, 10)]
+    finally:
+        stop.set()
+        spinner.join(10)
 
 
 def test_without_a_blas_setting_everything_runs_serially(monkeypatch):

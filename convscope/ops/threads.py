@@ -43,6 +43,7 @@ T = TypeVar("T")
 PARALLEL_MIN_BYTES = 4 * 2**20
 
 _workers: list[queue.SimpleQueue] | None = None  # one task queue per worker thread
+_worker_ids: set[int] = set()  # their native thread ids
 _workers_lock = threading.Lock()
 _split_lock = threading.Lock()
 _inside = threading.local()  # set in a worker while it runs a split's part
@@ -101,6 +102,7 @@ def _cpus() -> list[int | None]:
 
 
 def _worker(tasks: queue.SimpleQueue, cpu: int | None) -> None:
+    _worker_ids.add(threading.get_native_id())
     if cpu is not None:
         try:
             os.sched_setaffinity(0, {cpu})
@@ -132,6 +134,31 @@ def _forget_workers() -> None:
     """In a forked child the worker threads do not exist: start new ones on first use."""
     global _workers
     _workers = None
+    _worker_ids.clear()
+
+
+def _another_thread_running() -> bool:
+    """Whether a thread of this process other than the caller and the workers is running now (Linux;
+    elsewhere False).  Typically the BLAS's own worker: OpenBLAS's threads keep spinning for about
+    0.1 s after each multi-threaded call, and a split's workers would share their CPUs with it
+    (LeNet's 5x5 16->32 after a two-thread GEMM: 2.3 ms alone, 5.1-5.3 ms beside the spinning
+    thread, 2.7-3.0 ms unsplit)."""
+    try:
+        ids = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    own = _worker_ids | {threading.get_native_id()}
+    for name in ids:
+        if int(name) in own:
+            continue
+        try:
+            with open(f"/proc/self/task/{name}/stat", "rb") as stat:
+                line = stat.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if line[line.rindex(b")") + 2:][:1] == b"R":
+            return True
+    return False
 
 
 if hasattr(os, "register_at_fork"):
@@ -163,7 +190,8 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int) -> None
     other cores idle while PyTorch's kernels use them all.  Inside a split's part (already one
     core's share) it runs on the calling thread."""
     workers = min(worker_count(), len(_cpus()), rows)
-    if workers < 2 or nbytes < PARALLEL_MIN_BYTES or getattr(_inside, "active", False):
+    if (workers < 2 or nbytes < PARALLEL_MIN_BYTES or getattr(_inside, "active", False)
+            or _another_thread_running()):
         fill(0, rows)
         return
     _run_parts(fill, _bounds(rows, workers))
@@ -176,7 +204,8 @@ def split_samples(work: Callable[[int, int], T], batch: int) -> list[T]:
     setting found, another split running, or called from inside a split)."""
     blas = _openblas()
     workers = min(worker_count(), len(_cpus()), batch)
-    if workers < 2 or blas is None or getattr(_inside, "active", False) or not _split_lock.acquire(blocking=False):
+    if (workers < 2 or blas is None or getattr(_inside, "active", False) or _another_thread_running()
+            or not _split_lock.acquire(blocking=False)):
         return [work(0, batch)]
     try:
         threads = blas.get()
