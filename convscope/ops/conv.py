@@ -46,8 +46,8 @@ import numpy as np
 from ..arith.conv import ConvGeometry, conv_macs, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
 from .threads import split_samples, worker_count
-from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_input, flat_layout_applies,
-                   plan_flat)
+from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_geometry, flat_input,
+                   flat_layout_applies, plan_flat)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
 from .rows import conv_transpose_rows, conv_weight_grad_rows, rows_plan, rows_weight_grad_plan
@@ -60,12 +60,18 @@ __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_tran
 CHUNK_BYTES = 8 * 2**20
 
 
+def _chunk_samples(total_rows: int, bytes_per_row: int) -> int:
+    """Samples per block of :func:`_chunks` (1: row slabs of one sample)."""
+    per_sample = bytes_per_row * total_rows
+    return max(1, CHUNK_BYTES // max(per_sample, 1)) if per_sample <= CHUNK_BYTES else 1
+
+
 def _chunks(total_rows: int, bytes_per_row: int, batch: int):
     """Yield ``(b0, b1, r0, r1)`` blocks: whole samples when one sample fits the budget,
     else row slabs of one sample."""
     per_sample = bytes_per_row * total_rows
     if per_sample <= CHUNK_BYTES:
-        step = max(1, CHUNK_BYTES // max(per_sample, 1))
+        step = _chunk_samples(total_rows, bytes_per_row)
         for b0 in range(0, batch, step):
             yield b0, min(batch, b0 + step), 0, total_rows
     else:
@@ -86,6 +92,11 @@ def _add_bias(out: np.ndarray, bias: np.ndarray | None) -> None:
         out += bias.reshape((1, -1) + (1,) * (out.ndim - 2))
 
 
+def _column_bytes_per_row(g: ConvGeometry, itemsize: int) -> int:
+    """Bytes of im2col columns per output row (first dimension) of one sample."""
+    return g.in_channels * math.prod(g.kernel_size) * math.prod(g.output_size[1:]) * itemsize
+
+
 def _column_chunks(x: np.ndarray, g: ConvGeometry):
     """Yield ``(b0, b1, r0, r1, columns)`` over chunks of samples ``[b0, b1)`` and output rows
     ``[r0, r1)``: ``columns`` is the chunk's im2col, ``(groups, C_in/groups * prod(k), nb * L)``,
@@ -94,7 +105,7 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
     k_count = math.prod(g.kernel_size)
     inner = math.prod(g.output_size[1:])
     pad_lo = [p[0] for p in g.padding]
-    bytes_per_row = g.in_channels * k_count * inner * x.itemsize
+    bytes_per_row = _column_bytes_per_row(g, x.itemsize)
     for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, x.shape[0]):
         nb, length = b1 - b0, (r1 - r0) * inner
         shape = (g.in_channels,) + g.kernel_size + (nb, r1 - r0) + g.output_size[1:]
@@ -202,9 +213,12 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     per group covers the whole chunk (``N = nb*L`` stays large for small feature maps); its
     ``(C_out, nb, L)`` result is then copied into the NCHW output.
     """
-    out = np.empty((x.shape[0], g.out_channels) + g.output_size, dtype=x.dtype)
+    batch = x.shape[0]
+    out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     if _splits_batch(g, x):
-        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1]), x.shape[0])
+        # each part lays its blocks out as the whole batch would (the same GEMMs, the same bits)
+        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], plan_batch=batch),
+                      batch, unit=_block_samples(x, weight, g))
     else:
         _conv_forward_into(x, weight, bias, g, out)
     return out
@@ -239,10 +253,21 @@ def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
     return sample_macs * (batch // workers) >= SPLIT_MIN_PART_MACS and column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
+def _block_samples(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> int:
+    """Samples per GEMM block of :func:`_conv_forward_into` for the whole batch ``x``."""
+    g_run = flat_geometry(x, weight, g)
+    plan = _grid_plan(g_run or g, x.itemsize, x.shape[0], flat=g_run is not None)
+    if plan is not None:
+        return plan.samples
+    return _chunk_samples(g.output_size[0], _column_bytes_per_row(g, x.itemsize))
+
+
 def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-                       out: np.ndarray) -> None:
-    """:func:`conv_forward` into ``out``, a C-contiguous ``(B, C_out, *out)`` array."""
+                       out: np.ndarray, plan_batch: int | None = None) -> None:
+    """:func:`conv_forward` into ``out``, a C-contiguous ``(B, C_out, *out)`` array, its layout planned
+    for a batch of ``plan_batch`` samples (default: ``B``; a part of a split batch plans as the whole)."""
     batch, groups = x.shape[0], g.groups
+    plan_batch = batch if plan_batch is None else plan_batch
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
@@ -257,7 +282,7 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
 
     # the input's own rows (or, for outputs wider than the input, a widened copy of them)
     x_run, g_run = flat_input(x, weight, g) or (x, None)
-    plan = _grid_plan(g_run or g, x.itemsize, x.shape[0], flat=g_run is not None)
+    plan = _grid_plan(g_run or g, x.itemsize, plan_batch, flat=g_run is not None)
     if plan is not None:
         _conv_planned(x_run, weight, bias, g_run or g, out, plan)
         return

@@ -38,8 +38,8 @@ from ..arith.conv import ConvGeometry
 from ._arrays import copy_rows, scratch, view_as
 from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
 
-__all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "gather_plane_slices",
-           "conv_flat", "conv_weight_grad_flat"]
+__all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "flat_geometry",
+           "gather_plane_slices", "conv_flat", "conv_weight_grad_flat"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,22 +93,32 @@ def flat_input(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> tuple[np.n
     its output (measured on LeNet's 5x5 input gradient, 128x32x10x10 -> 14x14: 4.14 ms on the grid,
     3.43 widened).  The copy is a reused buffer, valid until the next call.
     """
+    g_run = flat_geometry(x, weight, g)
+    if g_run is None or g_run is g:
+        return None if g_run is None else (x, g)
+    width, out_w = g.input_size[1], g.output_size[1]
+    shape = x.shape[:-1] + (out_w,)
+    wide = scratch(math.prod(shape), x.dtype, slot=WIDEN_SLOT).reshape(shape)
+    wide[..., :width] = x
+    wide[..., width:] = 0
+    return wide, g_run
+
+
+def flat_geometry(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> ConvGeometry | None:
+    """The geometry :func:`flat_input` runs ``g`` on (``g`` itself, or that of the widened rows),
+    without making the copy; None where the flat path does not apply."""
     if not bool(np.isfinite(weight).all()):
         return None
     if flat_layout_applies(x, g):
-        return x, g
+        return g
     if g.ndim != 2 or g.stride != (1, 1):
         return None
     width, out_w = g.input_size[1], g.output_size[1]
     low, high = g.padding[1]
     extra = out_w - width
-    shape = x.shape[:-1] + (out_w,)
-    if not 0 < extra <= high or math.prod(shape) * x.itemsize > WIDEN_MAX_BYTES:
+    if not 0 < extra <= high or math.prod(x.shape[:-1] + (out_w,)) * x.itemsize > WIDEN_MAX_BYTES:
         return None
-    wide = scratch(math.prod(shape), x.dtype, slot=WIDEN_SLOT).reshape(shape)
-    wide[..., :width] = x
-    wide[..., width:] = 0
-    return wide, dataclasses.replace(g, input_size=(g.input_size[0], out_w), padding=(g.padding[0], (low, high - extra)))
+    return dataclasses.replace(g, input_size=(g.input_size[0], out_w), padding=(g.padding[0], (low, high - extra)))
 
 
 #: Several samples per GEMM take columns (or product) of up to this many bytes, rather than the grid's

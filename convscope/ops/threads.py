@@ -41,6 +41,11 @@ T = TypeVar("T")
 
 #: Below this many output bytes a copy is not worth splitting across threads.
 PARALLEL_MIN_BYTES = 4 * 2**20
+#: Whether :func:`split_samples` splits at all.  A split call's GEMMs run on one-thread BLAS, whose
+#: results OpenBLAS may round differently from its multi-threaded ones in the last bits, and whether a
+#: call splits depends on what else runs at the time: set ``CONVSCOPE_SPLIT=0`` (or this to False)
+#: for results that never depend on that.
+SPLIT_SAMPLES = os.environ.get("CONVSCOPE_SPLIT", "1") != "0"
 
 _workers: list[queue.SimpleQueue] | None = None  # one task queue per worker thread
 _worker_ids: set[int] = set()  # their native thread ids
@@ -197,21 +202,25 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int) -> None
     _run_parts(fill, _bounds(rows, workers))
 
 
-def split_samples(work: Callable[[int, int], T], batch: int) -> list[T]:
+def split_samples(work: Callable[[int, int], T], batch: int, unit: int = 1) -> list[T]:
     """``[work(b0, b1) for each part]`` of the batch ``[0, batch)``: one contiguous part per worker
     thread (:func:`worker_count`), each run with a single-threaded BLAS, or ``[work(0, batch)]`` on
-    the calling thread where that cannot be done (one worker or sample, no OpenBLAS thread
-    setting found, another split running, or called from inside a split)."""
+    the calling thread where that cannot be done or is not wanted (``SPLIT_SAMPLES`` false, one
+    worker or block, no OpenBLAS thread setting found, another thread running, another split
+    running, or called from inside a split).  Parts
+    start at multiples of ``unit`` samples (the caller's blocks: each part then computes the same
+    blocks, and so the same bits, as one call for the whole batch)."""
     blas = _openblas()
-    workers = min(worker_count(), len(_cpus()), batch)
-    if (workers < 2 or blas is None or getattr(_inside, "active", False) or _another_thread_running()
-            or not _split_lock.acquire(blocking=False)):
+    blocks = -(-batch // max(1, unit))
+    workers = min(worker_count(), len(_cpus()), blocks)
+    if (not SPLIT_SAMPLES or workers < 2 or blas is None or getattr(_inside, "active", False)
+            or _another_thread_running() or not _split_lock.acquire(blocking=False)):
         return [work(0, batch)]
     try:
         threads = blas.get()
         blas.set(1)
         try:
-            return _run_parts(work, _bounds(batch, workers))
+            return _run_parts(work, [min(batch, unit * b) for b in _bounds(blocks, workers)])
         finally:
             blas.set(threads)
     finally:
