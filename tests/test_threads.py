@@ -14,7 +14,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from convscope import arith
-from convscope.ops import conv, threads
+from convscope.ops import conv, flat, threads
 
 TF = torch.nn.functional
 
@@ -274,7 +274,7 @@ def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
     # Each part computes the blocks the whole batch would, so the split gives the bits of the unsplit
     # call at the same BLAS thread count; OpenBLAS's one- and two-thread GEMMs may round differently
     # (measured: 2 of 600 random configurations, both 3-d).  A batch of one block is not split.
-    parts = -(-x.shape[0] // conv._block_samples(x, w, g))
+    parts = -(-x.shape[0] // conv._block_samples(x, g, flat.flat_geometry(x, w, g)))
     if parts < 2:
         np.testing.assert_array_equal(split, serial)
     elif blas is not None:

@@ -47,7 +47,7 @@ from ..arith.conv import ConvGeometry, conv_macs, subpixel_phases
 from ._arrays import scratch, silent_float_errors, view_as
 from .threads import split_samples, worker_count
 from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_geometry, flat_input,
-                   flat_layout_applies, plan_flat)
+                   flat_layout_applies, plan_flat, widened_rows)
 from .grid import (GridConv, GridPlan, conv_grid, conv_grid_shared, conv_weight_grad_grid, plan_grid,
                    shared_canvas_plans, weight_grad_product)
 from .rows import conv_transpose_rows, conv_weight_grad_rows, rows_plan, rows_weight_grad_plan
@@ -215,12 +215,16 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
     """
     batch = x.shape[0]
     out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
+    if _is_pointwise(g):
+        _conv_pointwise(x, weight, bias, g, out)
+        return out
+    g_flat = flat_geometry(x, weight, g)
     if _splits_batch(g, x):
         # each part lays its blocks out as the whole batch would (the same GEMMs, the same bits)
-        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], plan_batch=batch),
-                      batch, unit=_block_samples(x, weight, g))
+        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], g_flat, batch),
+                      batch, unit=_block_samples(x, g, g_flat))
     else:
-        _conv_forward_into(x, weight, bias, g, out)
+        _conv_forward_into(x, weight, bias, g, out, g_flat)
     return out
 
 
@@ -228,7 +232,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
 #: runs its samples' copies and one-core GEMMs, where one call otherwise copies on one core and
 #: multiplies on all.  Measured with pinned workers (best ms, one call / split): 3x3 64->64 at 56
 #: 6.70 / 5.33 and 5.65 / 5.45, 128->128 s2 8.32 / 7.39, 512->512 at 7 7.06 / 6.28 and 6.52 / 6.24,
-#: grouped 64->64 g8 4.15 / 2.15 and 2.45 / 1.88, LeNet's 5x5 16->32 at 14, batch 128, 5.29 / 3.13.
+#: grouped 64->64 g8 4.15 / 2.15 and 2.45 / 1.88, 5x5 16->32 'same' at 14, batch 128, 5.29 / 3.13.
 #: Each part must be this much work: below it, waking the workers costs more than they save
 #: (3x3 3->16 at 32, batch 16, 7 million MACs: 0.27 / 0.41; 16->16 at 16, batch 64: 0.54 / 0.71;
 #: LeNet's 5x5 1->16, batch 128, 40 million: 1.34 / 1.45).
@@ -253,19 +257,31 @@ def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
     return sample_macs * (batch // workers) >= SPLIT_MIN_PART_MACS and column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
-def _block_samples(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> int:
+def _block_samples(x: np.ndarray, g: ConvGeometry, g_flat: ConvGeometry | None) -> int:
     """Samples per GEMM block of :func:`_conv_forward_into` for the whole batch ``x``."""
-    g_run = flat_geometry(x, weight, g)
-    plan = _grid_plan(g_run or g, x.itemsize, x.shape[0], flat=g_run is not None)
+    plan = _grid_plan(g_flat or g, x.itemsize, x.shape[0], flat=g_flat is not None)
     if plan is not None:
         return plan.samples
     return _chunk_samples(g.output_size[0], _column_bytes_per_row(g, x.itemsize))
 
 
+def _conv_pointwise(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
+                    out: np.ndarray) -> None:
+    """1x1, stride 1, no padding: the input already is each sample's column matrix, one batched GEMM."""
+    batch, groups = x.shape[0], g.groups
+    cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
+    length = math.prod(g.output_size)
+    w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g)
+    np.matmul(w_mat, x.reshape(batch, groups, cin_g, length), out=view_as(out, (batch, groups, cout_g, length)))
+    _add_bias(out, bias)
+
+
 def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-                       out: np.ndarray, plan_batch: int | None = None) -> None:
-    """:func:`conv_forward` into ``out``, a C-contiguous ``(B, C_out, *out)`` array, its layout planned
-    for a batch of ``plan_batch`` samples (default: ``B``; a part of a split batch plans as the whole)."""
+                       out: np.ndarray, g_flat: ConvGeometry | None, plan_batch: int | None = None) -> None:
+    """:func:`conv_forward` (not pointwise) into ``out``, a C-contiguous ``(B, C_out, *out)`` array:
+    on the input's own rows where ``g_flat`` (:func:`convscope.ops.flat.flat_geometry`) is given, its
+    layout planned for a batch of ``plan_batch`` samples (default: ``B``; a part of a split batch
+    plans as the whole)."""
     batch, groups = x.shape[0], g.groups
     plan_batch = batch if plan_batch is None else plan_batch
     k_count = math.prod(g.kernel_size)
@@ -273,18 +289,11 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
     inner = math.prod(g.output_size[1:])
 
-    if _is_pointwise(g):  # the input already is the column matrix of each sample
-        length = inner * g.output_size[0]
-        x_mat = x.reshape(batch, groups, cin_g, length)
-        np.matmul(w_mat, x_mat, out=view_as(out, (batch, groups, cout_g, length)))
-        _add_bias(out, bias)
-        return
-
-    # the input's own rows (or, for outputs wider than the input, a widened copy of them)
-    x_run, g_run = flat_input(x, weight, g) or (x, None)
-    plan = _grid_plan(g_run or g, x.itemsize, plan_batch, flat=g_run is not None)
+    plan = _grid_plan(g_flat or g, x.itemsize, plan_batch, flat=g_flat is not None)
     if plan is not None:
-        _conv_planned(x_run, weight, bias, g_run or g, out, plan)
+        # the input's own rows (or, for outputs wider than the input, a widened copy of them)
+        x_run = x if g_flat is None else widened_rows(x, g_flat)
+        _conv_planned(x_run, weight, bias, g_flat or g, out, plan)
         return
 
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):

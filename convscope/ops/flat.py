@@ -39,7 +39,7 @@ from ._arrays import copy_rows, scratch, view_as
 from .grid import FOLD_MAX_SAMPLE_BYTES, FOLD_MIN_ROWS, weight_grad_product
 
 __all__ = ["FlatPlan", "plan_flat", "flat_layout_applies", "flat_applies", "flat_input", "flat_geometry",
-           "gather_plane_slices", "conv_flat", "conv_weight_grad_flat"]
+           "widened_rows", "gather_plane_slices", "conv_flat", "conv_weight_grad_flat"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,14 +94,20 @@ def flat_input(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> tuple[np.n
     3.43 widened).  The copy is a reused buffer, valid until the next call.
     """
     g_run = flat_geometry(x, weight, g)
-    if g_run is None or g_run is g:
-        return None if g_run is None else (x, g)
-    width, out_w = g.input_size[1], g.output_size[1]
+    return None if g_run is None else (widened_rows(x, g_run), g_run)
+
+
+def widened_rows(x: np.ndarray, g_run: ConvGeometry) -> np.ndarray:
+    """``x`` with its rows widened to ``g_run``'s input width by zero columns (``x`` itself where they
+    are as wide already), in a reused buffer."""
+    width, out_w = x.shape[-1], g_run.input_size[1]
+    if out_w == width:
+        return x
     shape = x.shape[:-1] + (out_w,)
     wide = scratch(math.prod(shape), x.dtype, slot=WIDEN_SLOT).reshape(shape)
     wide[..., :width] = x
     wide[..., width:] = 0
-    return wide, g_run
+    return wide
 
 
 def flat_geometry(x: np.ndarray, weight: np.ndarray, g: ConvGeometry) -> ConvGeometry | None:

@@ -146,8 +146,8 @@ def _another_thread_running() -> bool:
     """Whether a thread of this process other than the caller and the workers is running now (Linux;
     elsewhere False).  Typically the BLAS's own worker: OpenBLAS's threads keep spinning for about
     0.1 s after each multi-threaded call, and a split's workers would share their CPUs with it
-    (LeNet's 5x5 16->32 after a two-thread GEMM: 2.3 ms alone, 5.1-5.3 ms beside the spinning
-    thread, 2.7-3.0 ms unsplit)."""
+    (LeNet's 5x5 16->32, median ms: split 2.8 alone and 5.1–5.3 right after a two-thread GEMM,
+    unsplit 3.0 either way)."""
     try:
         ids = os.listdir("/proc/self/task")
     except OSError:
@@ -207,9 +207,9 @@ def split_samples(work: Callable[[int, int], T], batch: int, unit: int = 1) -> l
     thread (:func:`worker_count`), each run with a single-threaded BLAS, or ``[work(0, batch)]`` on
     the calling thread where that cannot be done or is not wanted (``SPLIT_SAMPLES`` false, one
     worker or block, no OpenBLAS thread setting found, another thread running, another split
-    running, or called from inside a split).  Parts
-    start at multiples of ``unit`` samples (the caller's blocks: each part then computes the same
-    blocks, and so the same bits, as one call for the whole batch)."""
+    running, or called from inside a split).  Parts start at multiples of ``unit`` samples (the
+    caller's blocks: each part then computes the same blocks, and so the same bits at the same BLAS
+    thread count, as one call for the whole batch)."""
     blas = _openblas()
     blocks = -(-batch // max(1, unit))
     workers = min(worker_count(), len(_cpus()), blocks)
