@@ -136,10 +136,12 @@ def _worker_queues() -> list[queue.SimpleQueue]:
 
 
 def _forget_workers() -> None:
-    """In a forked child the worker threads do not exist: start new ones on first use."""
-    global _workers
+    """In a forked child the worker threads do not exist: start new ones on first use (with fresh
+    locks: a parent's thread may have held one at the fork)."""
+    global _workers, _workers_lock, _split_lock
     _workers = None
     _worker_ids.clear()
+    _workers_lock, _split_lock = threading.Lock(), threading.Lock()
 
 
 def _another_thread_running() -> bool:
