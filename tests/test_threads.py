@@ -18,6 +18,7 @@ from convscope.ops import conv, flat, threads
 
 TF = torch.nn.functional
 
+
 @pytest.fixture(autouse=True)
 def _no_other_thread_running(monkeypatch):
     """torch's own threads (other tests) may still spin when a test starts: splits must not wait on that."""
@@ -26,6 +27,7 @@ def _no_other_thread_running(monkeypatch):
 
 blas_found = pytest.mark.skipif(threads._openblas() is None and not threads._numpy_openblas_paths(),
                                 reason="NumPy is built on a BLAS other than OpenBLAS: splits run serially")
+two_cpus = pytest.mark.skipif(len(threads._cpus()) < 2, reason="one CPU: there is no other core to split onto")
 
 
 def test_numpy_openblas_is_found_when_bundled():
@@ -39,6 +41,7 @@ def test_numpy_openblas_is_found_when_bundled():
     assert threads.worker_count() == threads._openblas().get()
 
 
+@two_cpus
 @blas_found
 @pytest.mark.parametrize("batch", [2, 3, 8])
 def test_parts_cover_the_batch_with_one_blas_thread(batch, monkeypatch):
@@ -59,6 +62,7 @@ def test_parts_cover_the_batch_with_one_blas_thread(batch, monkeypatch):
     assert len(names) == 2 and threading.current_thread().name not in names
 
 
+@two_cpus
 @blas_found
 def test_an_error_in_a_part_is_raised_after_every_part_and_the_setting_is_restored(monkeypatch):
     monkeypatch.setattr(threads, "worker_count", lambda: 2)
@@ -77,6 +81,7 @@ def test_an_error_in_a_part_is_raised_after_every_part_and_the_setting_is_restor
     assert len(threads.split_samples(lambda b0, b1: b0, 4)) == 2
 
 
+@two_cpus
 @blas_found
 def test_nested_work_runs_on_the_callers_thread(monkeypatch):
     monkeypatch.setattr(threads, "worker_count", lambda: 2)
@@ -92,6 +97,7 @@ def test_nested_work_runs_on_the_callers_thread(monkeypatch):
     assert rows == [[(0, 10)], [(0, 10)]]
 
 
+@two_cpus
 @blas_found
 def test_a_second_split_meanwhile_runs_on_its_callers_thread(monkeypatch):
     monkeypatch.setattr(threads, "worker_count", lambda: 2)
@@ -274,7 +280,7 @@ def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
     # Each part computes the blocks the whole batch would, so the split gives the bits of the unsplit
     # call at the same BLAS thread count; OpenBLAS's one- and two-thread GEMMs may round differently
     # (measured: 2 of 600 random configurations, both 3-d).  A batch of one block is not split.
-    parts = -(-x.shape[0] // conv._block_samples(x, g, flat.flat_geometry(x, w, g)))
+    parts = min(-(-x.shape[0] // conv._block_samples(x, g, flat.flat_geometry(x, w, g))), len(threads._cpus()))
     if parts < 2:
         np.testing.assert_array_equal(split, serial)
     elif blas is not None:
