@@ -286,7 +286,6 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     plan_batch = batch if plan_batch is None else plan_batch
     k_count = math.prod(g.kernel_size)
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
-    w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
     inner = math.prod(g.output_size[1:])
 
     plan = _grid_plan(g_flat or g, x.itemsize, plan_batch, flat=g_flat is not None)
@@ -296,6 +295,7 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
         _conv_planned(x_run, weight, bias, g_flat or g, out, plan)
         return
 
+    w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
     for b0, b1, r0, r1, lhs in _column_chunks(x, g):
         nb, length = b1 - b0, (r1 - r0) * inner
         if nb == 1:
