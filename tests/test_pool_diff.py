@@ -642,7 +642,7 @@ def test_max_unpool_in_chunks_of_planes(monkeypatch, budget, threads):
     from convscope.ops import threads as cthreads
     monkeypatch.setattr(cpool, "UNPOOL_CHUNK_INDICES", budget)
     if threads:
-        monkeypatch.setattr(cthreads, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(cpool, "UNPOOL_PARALLEL_MIN_BYTES", 0)
         monkeypatch.setattr(cthreads, "_another_thread_running", lambda: False)
     rng = np.random.default_rng(budget)
     x = rng.standard_normal((3, 5, 8, 6))

@@ -7,6 +7,7 @@ serial call's bits at the same BLAS thread count.
 """
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -95,6 +96,60 @@ def test_nested_work_runs_on_the_callers_thread(monkeypatch):
     rows = threads.split_samples(work, 4)
     assert inner == [[(0, 2)], [(0, 2)]]
     assert rows == [[(0, 10)], [(0, 10)]]
+
+
+@two_cpus
+@pytest.mark.parametrize("rows", [2, 7, 64])
+def test_split_rows_covers_every_row_once_in_contiguous_pieces(rows, monkeypatch):
+    """The caller and a worker claim pieces in turn: each row is filled once, whoever fills it."""
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    pieces, lock = [], threading.Lock()
+
+    def fill(lo, hi):
+        time.sleep(0.005)  # time for the worker to wake and claim pieces too
+        with lock:
+            pieces.append((lo, hi, threading.current_thread().name))
+    threads.split_rows(fill, rows, nbytes=1 << 30)
+    spans = sorted(p[:2] for p in pieces)
+    assert spans[0][0] == 0 and spans[-1][1] == rows
+    assert all(lo < hi for lo, hi in spans) and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert len(spans) == min(rows, 2 * threads.ROW_PIECES_PER_WORKER)
+    names = {p[2] for p in pieces}
+    assert threading.current_thread().name in names and len(names) == 2
+    assert not getattr(threads._inside, "active", False)  # the caller may split again
+
+
+@two_cpus
+def test_split_rows_raises_a_pieces_error_after_the_other_pieces(monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    done, lock = [], threading.Lock()
+
+    def fill(lo, hi):
+        time.sleep(0.005)
+        if lo == 0:
+            raise ValueError("piece 0 failed")
+        with lock:
+            done.append(lo)
+    with pytest.raises(ValueError, match="piece 0 failed"):
+        threads.split_rows(fill, 16, nbytes=1 << 30)
+    assert sorted(done) == list(range(2, 16, 2))  # 8 pieces of 2 rows: every other one finished
+    assert not getattr(threads._inside, "active", False)
+
+
+@two_cpus
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or threads._sched_getcpu() is None,
+                    reason="the caller's CPU is not known here")
+def test_split_rows_leaves_the_callers_cpu_to_the_caller():
+    """A worker pinned to the caller's CPU would share it with the caller while another CPU idles."""
+    cpus, workers = threads._cpus(), threads._worker_queues()
+    before = os.sched_getaffinity(0)
+    try:
+        for k, cpu in enumerate(cpus):
+            os.sched_setaffinity(0, {cpu})
+            beside = threads._queues_beside_caller()
+            assert len(beside) == len(cpus) - 1 and workers[k] not in beside
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 @two_cpus

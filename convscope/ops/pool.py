@@ -8,6 +8,7 @@ Adaptive pooling is separable: it reduces one dimension at a time over variable 
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -358,8 +359,22 @@ def fractional_max_pool_forward(x: np.ndarray, samples: np.ndarray, kernel_size:
     return best, indices
 
 
-#: Global indices computed at once by max unpooling, per thread (8 MiB of int64).
-UNPOOL_CHUNK_INDICES = 2**20
+#: Planes scattered at once by max unpooling, per thread: their global indices stay in cache
+#: between the add that makes them and the scatter that reads them.
+UNPOOL_CHUNK_INDICES = 2**17
+#: Max unpooling splits its planes across the cores from this many output bytes on.  Its fixed
+#: costs (the range check, the zeroed output, the thread checks) run on the caller alone; measured
+#: (best / median ms, one thread against split): 6.4 MB out 0.49 / 0.51 against 0.47 / 0.54,
+#: 12.8 MB 1.11 / 1.39 against 1.17 / 1.47, 25.7 MB 2.98 / 4.31 against 2.56 / 3.37.
+UNPOOL_PARALLEL_MIN_BYTES = 16 * 2**20
+
+
+@functools.lru_cache(maxsize=4)
+def _plane_offsets(planes: int, per_plane: int, plane: int) -> np.ndarray:
+    """``(planes, per_plane)`` int64, row ``p`` all ``p * plane`` (read-only: it is shared)."""
+    offsets = np.repeat(np.arange(0, planes * plane, plane, dtype=np.int64), per_plane).reshape(planes, per_plane)
+    offsets.flags.writeable = False
+    return offsets
 
 
 def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[int, ...], op: str) -> np.ndarray:
@@ -378,19 +393,20 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     per_plane = flat_idx.shape[2]
     flat_idx, values, out_planes = (flat_idx.reshape(count, per_plane), x.reshape(count, per_plane),
                                     out.reshape(count, plane))
-    step = max(1, UNPOOL_CHUNK_INDICES // max(1, flat_idx.shape[1]))
+    step = max(1, min(count, UNPOOL_CHUNK_INDICES // max(1, per_plane)))
+    # Each chunk scatters into the output from its first plane on, with the same plane offsets
+    # ``p * plane`` (p < step) added to its local indices: an add of two whole arrays, which NumPy
+    # runs at twice the speed of adding one offset per row (0.085 against 0.15 ms for 512x784).
+    plane_offsets = _plane_offsets(step, per_plane, plane)
 
     def scatter(lo: int, hi: int) -> None:
-        """Planes ``[lo, hi)``: ``out.flat[p*plane + index] = x``, the indices in a reused buffer."""
         for p0 in range(lo, hi, step):
             p1 = min(hi, p0 + step)
-            target = scratch((p1 - p0) * flat_idx.shape[1], np.int64, slot=3).reshape(p1 - p0, -1)
-            np.add(flat_idx[p0:p1], np.arange(0, (p1 - p0) * plane, plane, dtype=np.int64)[:, None], out=target)
+            target = scratch((p1 - p0) * per_plane, np.int64, slot=3).reshape(p1 - p0, per_plane)
+            np.add(flat_idx[p0:p1], plane_offsets[:p1 - p0], out=target)
             out_planes[p0:p1].reshape(-1)[target.reshape(-1)] = values[p0:p1].reshape(-1)
 
-    # NumPy's scatter runs on one core at about 1 ns an element; two halves of the planes in two
-    # threads measured 0.55-0.62 ms against 0.73-0.93 for 8x64x56x56 (torch: 0.32-0.41)
-    split_rows(scatter, count, out.nbytes)
+    split_rows(scatter, count, out.nbytes, UNPOOL_PARALLEL_MIN_BYTES)
     return out
 
 
