@@ -238,3 +238,28 @@ def test_copy_rows_is_a_copy(dtype):
         np.testing.assert_array_equal(target, source)
     empty = np.zeros((0, 6), dtype)
     copy_rows(empty, np.zeros((0, 6), dtype))
+
+
+# -- per-channel operands (bias, batch norm) -----------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (2, 3, 7), (5, 3), (1, 3, 4, 4), (3, 2, 1, 1), (2, 4, 3, 2, 5),
+                                   (2, 65, 64, 64)])  # the last one's samples exceed PER_CHANNEL_SAMPLE_BYTES
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply])
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float32), (np.float64, np.float64), (np.float32, np.float64)])
+def test_per_channel_is_the_channel_broadcast(shape, ufunc, dtypes):
+    """Bit for bit the broadcast of ``values.reshape(1, C, 1, ...)`` (NaN, inf and signed zeros too),
+    with NumPy's dtype promotion, in place or into a new array."""
+    from convscope.ops._arrays import per_channel
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtypes[0])
+    x.flat[0], x.flat[-1] = np.nan, -0.0
+    values = rng.standard_normal(shape[1]).astype(dtypes[1])
+    values[0] = np.inf
+    expected = ufunc(x, values.reshape((1, -1) + (1,) * (x.ndim - 2)))
+    got = per_channel(ufunc, x, values)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert np.array_equal(got.view(f"u{got.itemsize}"), expected.view(f"u{got.itemsize}"))
+    if expected.dtype == x.dtype:
+        inplace = x.copy()
+        assert per_channel(ufunc, inplace, values, out=inplace) is inplace
+        assert np.array_equal(inplace.view(f"u{x.itemsize}"), expected.view(f"u{x.itemsize}"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import threading
 
 import numpy as np
@@ -55,6 +56,27 @@ def same_dtype(op: str, reference: np.ndarray, reference_name: str, **others: np
         if array is not None and array.dtype != reference.dtype:
             raise TypeError(f"{op}: {reference_name} has dtype {reference.dtype} but {name} has dtype "
                             f"{array.dtype}; they must match")
+
+
+#: The largest operand :func:`per_channel` repeats over one sample (it stays in the caches).
+PER_CHANNEL_SAMPLE_BYTES = 2**20
+
+
+def per_channel(ufunc: np.ufunc, x: np.ndarray, values, out: np.ndarray | None = None) -> np.ndarray:
+    """``ufunc(x, v, out=out)`` with ``v[c]`` = ``values[c]`` over channel ``c`` of ``x (N, C, *)``.
+
+    The same elements as broadcasting ``values.reshape(1, C, 1, ...)``, faster: NumPy restarts its
+    inner loop for every plane against a broadcast scalar, at 1.7x the time of two arrays of one layout
+    (0.36 against 0.21 ms on 128x16x28x28 float32).  So the values are first repeated over one
+    sample's planes (where that is at most ``PER_CHANNEL_SAMPLE_BYTES``), and only the batch
+    dimension broadcasts."""
+    values = np.asarray(values)
+    v = values.reshape((1, -1) + (1,) * (x.ndim - 2))
+    sample = x.shape[1:]
+    if x.ndim > 2 and x.shape[0] > 1 and math.prod(sample[1:]) > 1 and \
+            math.prod(sample) * values.itemsize <= PER_CHANNEL_SAMPLE_BYTES:
+        v = np.ascontiguousarray(np.broadcast_to(v, (1,) + sample))
+    return ufunc(x, v, out=out)
 
 
 def view_as(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

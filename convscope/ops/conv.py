@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..arith.conv import ConvGeometry, conv_macs, subpixel_phases
-from ._arrays import scratch, silent_float_errors, view_as
+from ._arrays import per_channel, scratch, silent_float_errors, view_as
 from .threads import split_samples, worker_count
 from .flat import (FlatPlan, conv_flat, conv_weight_grad_flat, flat_applies, flat_geometry, flat_input,
                    flat_layout_applies, plan_flat, widened_rows)
@@ -89,7 +89,7 @@ def _is_pointwise(g: ConvGeometry) -> bool:
 
 def _add_bias(out: np.ndarray, bias: np.ndarray | None) -> None:
     if bias is not None:
-        out += bias.reshape((1, -1) + (1,) * (out.ndim - 2))
+        per_channel(np.add, out, bias, out=out)
 
 
 def _column_bytes_per_row(g: ConvGeometry, itemsize: int) -> int:
