@@ -1,4 +1,5 @@
-"""Checks on array arguments shared by the ops: float dtype, matching dtypes, view-only reshapes."""
+"""Array helpers shared by the ops: argument checks (float dtype, matching dtypes), view-only reshapes,
+row copies, per-channel operands and reused work buffers."""
 from __future__ import annotations
 
 import functools

@@ -359,8 +359,8 @@ def fractional_max_pool_forward(x: np.ndarray, samples: np.ndarray, kernel_size:
     return best, indices
 
 
-#: Planes scattered at once by max unpooling, per thread: their global indices stay in cache
-#: between the add that makes them and the scatter that reads them.
+#: Indices scattered at once by max unpooling, per thread (whole planes, at least one): their global
+#: indices (1 MiB of int64) stay in cache between the add that makes them and the scatter that reads them.
 UNPOOL_CHUNK_INDICES = 2**17
 #: Max unpooling splits its planes across the cores from this many output bytes on.  Its fixed
 #: costs (the range check, the zeroed output, the thread checks) run on the caller alone; measured
@@ -400,6 +400,7 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     plane_offsets = _plane_offsets(step, per_plane, plane)
 
     def scatter(lo: int, hi: int) -> None:
+        """Planes ``[lo, hi)``: ``out.flat[p*plane + index] = x``, ``step`` planes at a time."""
         for p0 in range(lo, hi, step):
             p1 = min(hi, p0 + step)
             target = scratch((p1 - p0) * per_plane, np.int64, slot=3).reshape(p1 - p0, per_plane)

@@ -11,10 +11,10 @@ GEMMs):
   other cores idle.
 
 The work runs on worker threads of convscope's own, one per CPU the process may use and pinned to
-it (a batch's parts while the caller waits).  Unpinned, Linux wakes a thread on its waker's CPU when it deems that
-cache-friendly and moves it away only at a later load balancing: measured on the 3x3 128->128 s2
-layer, the first three or four calls after a pause ran both parts on one CPU while the other idled
-(12–16 ms a call against 7.3–7.5; pinned: 8.7 for the first, then 7.3–7.5).
+it (a batch's parts while the caller waits).  Unpinned, Linux wakes a thread on its waker's CPU
+when it deems that cache-friendly and moves it away only at a later load balancing: measured on
+the 3x3 128->128 s2 layer, the first three or four calls after a pause ran both parts on one CPU
+while the other idled (12–16 ms a call against 7.3–7.5; pinned: 8.7 for the first, then 7.3–7.5).
 
 The BLAS's thread count is OpenBLAS's own setting (``openblas_set_num_threads``), reached through
 ``ctypes`` in the OpenBLAS that NumPy's wheels bundle.  Where none is found (NumPy built on another
@@ -223,7 +223,7 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int,
     a split's part (already one core's share) it runs on the calling thread.
 
     The caller fills pieces too, beside one worker per other CPU, each thread claiming the next piece
-    as it finishes one.  A woken worker starts some 30 µs late, and on this shared machine one CPU
+    as it finishes one.  A woken worker starts some 40 µs late, and on this shared machine one CPU
     often ran about 30% slower than the other, which a fixed half per thread waits for.  Measured
     against two fixed halves on the workers (best / median ms): nearest x2 of 8x64x56x56 float32
     1.06 / 1.37 against 1.20 / 1.56, float64 4.33 / 6.18 against 6.67 / 8.82, x3 5.54 / 6.79
