@@ -160,6 +160,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
     x = as_float_array(as_data(input), "input", op)
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3D (unbatched) or 4D (batched) input, got input of shape {x.shape}")
+    if any(size == 0 for size in x.shape[-3:]):  # PyTorch's im2col: only the batch may be empty
+        raise ValueError(f"{op}: expected non-empty channel and spatial dimensions (only the batch may be "
+                         f"empty), got input of shape {x.shape}")
     xb = x if x.ndim == 4 else x[None]
     kernel, dil, stride_ = ntuple(kernel_size, 2, "kernel_size", op), ntuple(dilation, 2, "dilation", op), \
         ntuple(stride, 2, "stride", op)
@@ -217,15 +220,17 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
 
 # -- pooling ----------------------------------------------------------------------------------
 
-def _spatial_input(input, n: int, op: str, allow_int: bool = False) -> tuple[np.ndarray, bool]:
+def _spatial_input(input, n: int, op: str, allow_int: bool = False,
+                   empty_channels: bool = False) -> tuple[np.ndarray, bool]:
     """Validate a ``(N, C, *s)`` or unbatched ``(C, *s)`` input with ``n`` spatial dims; return it
-    batched, and whether it was."""
+    batched, and whether it was.  The channels must be non-empty too unless ``empty_channels``."""
     x = as_array(as_data(input), "input", op, allow_int)
     if x.ndim not in (n + 1, n + 2):
         raise ValueError(f"{op}: expected {n + 1}D (unbatched) or {n + 2}D (batched) input, got input of "
                          f"shape {x.shape}")
-    if any(s == 0 for s in x.shape[-n - 1:]):
-        raise ValueError(f"{op}: expected non-empty channel and spatial dimensions, got input of shape {x.shape}")
+    if any(s == 0 for s in x.shape[-n - (0 if empty_channels else 1):]):
+        what = "spatial" if empty_channels else "channel and spatial"
+        raise ValueError(f"{op}: expected non-empty {what} dimensions, got input of shape {x.shape}")
     return (x, True) if x.ndim == n + 2 else (x[None], False)
 
 
@@ -401,7 +406,12 @@ def _adaptive(n, input, output_size, kind, return_indices=False):
     if n == 1 and (output_size is None or isinstance(output_size, (tuple, list)) and None in output_size):
         # PyTorch's 1-d signature takes an int only (None keeps a dimension in 2-d and 3-d)
         raise TypeError(f"{op}: output_size must be an int, got output_size={output_size!r}")
-    x, batched = _spatial_input(input, n, op, allow_int=kind == "max")
+    # PyTorch's 1-d and 2-d adaptive average pooling check only the spatial sizes (its 2-d kernel,
+    # which 1-d calls, the last two dimensions); the 3-d and max kernels every dimension but the first,
+    # which for an unbatched input holds the channels
+    unbatched = np.ndim(as_data(input)) == n + 1
+    x, batched = _spatial_input(input, n, op, allow_int=kind == "max",
+                                empty_channels=(kind == "avg" and n < 3) or unbatched)
     size = adaptive_output_shape(x.shape[2:], output_size, op)
     if kind == "avg":
         return _pooled(input, batched, adaptive_avg_pool_forward(x, size),
@@ -581,6 +591,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if recompute_scale_factor and size is not None:
         raise ValueError(f"{op}: recompute_scale_factor is not meaningful with an explicit size")
     output_size = interpolate_output_shape(x.shape[2:], size, scale_factor, op, allow_empty=mode == "area")
+    if x.shape[1] == 0 and (mode != "area" or n == 3):
+        # as PyTorch's upsampling kernels and adaptive_avg_pool3d (area in 3-d); area in 1-d and 2-d
+        # is adaptive average pooling, which takes empty channels
+        raise ValueError(f"{op}: expected non-empty {x.ndim}D data (channels and spatial sizes), got input of "
+                         f"shape {x.shape} (mode {mode!r})")
     if mode == "area":
         return _wrap(adaptive_avg_pool_forward(x, output_size), (input,),
                      lambda g: (adaptive_avg_pool_backward(g, x.shape),), "UpsampleAreaBackward")

@@ -256,3 +256,49 @@ def test_valid_edge_cases_do_not_raise():
     assert CF.pixel_shuffle(z(1, 3, 2, 2), 1).shape == (1, 3, 2, 2)
     assert CF.interpolate(X2, size=3, mode="nearest", align_corners=None).shape == (1, 2, 3, 3)
     assert CF.interpolate(X2, size=3, mode="bicubic", antialias=True, align_corners=True).shape == (1, 2, 3, 3)
+
+
+# Empty dimensions: which ones each PyTorch kernel accepts.  Upsampling needs channels (and spatial
+# sizes); adaptive average pooling in 1-d and 2-d checks only the spatial sizes; adaptive max pooling
+# and 3-d adaptive average pooling check every dimension but the first (the channels of an unbatched
+# input); im2col lets only the batch be empty.
+def _empty_calls(n: int, batched: bool) -> dict:
+    calls = {f"adaptive_avg_pool{n}d": lambda m, x: getattr(m, f"adaptive_avg_pool{n}d")(x, 2),
+             f"adaptive_max_pool{n}d": lambda m, x: getattr(m, f"adaptive_max_pool{n}d")(x, 2)}
+    if n == 2:
+        calls["unfold"] = lambda m, x: m.unfold(x, 1)
+    if batched:  # interpolate takes batched input only
+        linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[n]
+        for mode in ("nearest", "nearest-exact", linear) + (("bicubic",) if n == 2 else ()):
+            calls[f"interpolate {mode}"] = lambda m, x, mode=mode: m.interpolate(x, scale_factor=2, mode=mode)
+        calls["interpolate area"] = lambda m, x: m.interpolate(x, size=(2,) * n, mode="area")
+        if n == 2:
+            calls["interpolate antialias"] = lambda m, x: m.interpolate(x, size=(2, 2), mode="bilinear",
+                                                                          antialias=True)
+    return calls
+
+
+def _empty_cases():
+    seen = set()
+    for n in (1, 2, 3):
+        for batch, channels, spatial in [(0, 3, 3), (2, 0, 3), (0, 0, 3), (2, 3, 0), (0, 3, 0)]:
+            for unbatched in (False, True):
+                shape = ((channels,) if unbatched else (batch, channels)) + (spatial,) + (3,) * (n - 1)
+                if (shape, n) not in seen:
+                    seen.add((shape, n))
+                    yield pytest.param(shape, n, id=f"{n}d-{'x'.join(map(str, shape))}")
+
+
+@pytest.mark.parametrize("shape, n", list(_empty_cases()))
+def test_empty_dimensions_are_accepted_or_rejected_as_in_torch(shape, n):
+    """For every op that treats empty dimensions specially: where torch returns, so do we (the same
+    shape); where torch raises, we raise a ValueError."""
+    x = np.zeros(shape, dtype=np.float32)
+    for name, call in _empty_calls(n, batched=len(shape) == n + 2).items():
+        try:
+            expected = call(F, torch.from_numpy(x))
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                call(CF, x)
+            continue
+        assert np.shape(call(CF, x)) == tuple(expected.shape), name
