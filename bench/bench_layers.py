@@ -1,7 +1,10 @@
 """convscope vs torch: forward time of CNN layers, same machine, same run, same threads.
 
 Run with `make bench` (which unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for this command only).
-Prints markdown tables: best and median times per call and the ratios convscope / torch.
+Prints markdown tables: best and median times per call and the ratios convscope / torch.  Both
+libraries share the process's malloc, set to keep freed memory for the next array
+(`convscope.ops.allocator`, as `convscope`'s command line does); `--default-malloc` keeps glibc's
+defaults, under which every call's large arrays land on fresh pages.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import torch.nn.functional as TF
 
 import convscope.functional as F
 from convscope.arith import conv_geometry
+from convscope.ops.allocator import keep_freed_memory
 
 PAUSE = 0.3  # seconds of rest before each timed block
 MIN_BLOCK_SECONDS = 0.05  # a timed block of fast calls lasts at least this long
@@ -154,13 +158,19 @@ def main() -> None:
     parser.add_argument("--filter", default="", help="run only cases whose name contains this")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", choices=("conv", "pool"), help="run one table only")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default mmap/trim thresholds (fresh pages for every large array)")
     args = parser.parse_args()
 
+    # Both libraries allocate through the same malloc: with glibc's defaults each call's large arrays
+    # land on fresh pages, whose page faults dominate some layers (torch's 7x7 stem: 19-24 ms, 6.7 tuned)
+    tuned = not args.default_malloc and keep_freed_memory()
     torch.set_num_threads(args.threads)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; threads: torch {torch.get_num_threads()}, "
           f"numpy BLAS: {blas_info()}")
     print(f"numpy {np.__version__}, torch {torch.__version__}; OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; malloc: "
+          f"{'freed memory kept (convscope.ops.allocator)' if tuned else 'glibc defaults'}")
     print("Times per call in ms: the best and the median over all timed calls; ratio = convscope / torch.\n")
     rng = np.random.default_rng(0)
     if args.only != "pool":

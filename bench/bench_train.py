@@ -13,6 +13,7 @@ import time
 import torch
 
 from convscope.data import batches, load_mnist, num_batches
+from convscope.ops.allocator import keep_freed_memory
 from convscope.train import DEFAULTS
 
 
@@ -57,11 +58,15 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     parser.add_argument("--gamma", type=float, default=DEFAULTS["gamma"])
     parser.add_argument("--convscope", action="store_true", help="also time convscope's training")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default mmap/trim thresholds (convscope's command line sets them)")
     args = parser.parse_args()
+    tuned = not args.default_malloc and keep_freed_memory()  # for both libraries, as `convscope train` does
     torch.set_num_threads(os.cpu_count())
     steps = num_batches(60000, args.batch_size, False, None)
     print(f"{args.epochs} epochs x {steps} steps of {args.batch_size}, Adam lr {args.lr}, StepLR({args.step_size}, "
-          f"{args.gamma}); torch {torch.__version__} with {torch.get_num_threads()} threads")
+          f"{args.gamma}); torch {torch.__version__} with {torch.get_num_threads()} threads; malloc: "
+          f"{'freed memory kept' if tuned else 'glibc defaults'}")
     result = train_torch(args.epochs, args.batch_size, args.lr, args.seed, args.step_size, args.gamma)
     print(f"torch: {result['seconds']:.1f} s, test accuracy {100 * result['test_accuracy']:.2f}%")
     if args.convscope:

@@ -11,6 +11,7 @@ import numpy as np
 from . import arith
 from . import functional as F
 from . import nn
+from .ops.allocator import keep_freed_memory
 
 
 def _grid(array: np.ndarray, indent: str = "    ") -> str:
@@ -84,6 +85,7 @@ def tour() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # this process's arrays reuse freed memory instead of faulting in fresh pages
     parser = argparse.ArgumentParser(prog="convscope", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="tour of convolutions and transposed convolutions on built-in inputs")
