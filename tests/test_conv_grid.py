@@ -4,6 +4,8 @@ The grid is what ``conv_forward`` uses for larger feature maps; the differential
 reaches the plain im2col path with its small inputs, so the grid is driven directly here, in both
 layouts (plain and stacked taps) and with chunk budgets down to one output row per GEMM.
 """
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -390,3 +392,38 @@ def test_weight_grad_through_autograd_on_large_maps(seed):
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(wc.grad, wt.grad.numpy(), **tol)
     np.testing.assert_allclose(xc.grad, xt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_tap_blocks_cover_every_tap_once_at_its_offset(seed):
+    """Each tap block is the taps of one phase combination at equally spaced canvas offsets, a slice
+    of the kernel: every tap falls in exactly one block, at the offset and phase of its own (as
+    listing the taps one by one gives them)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 8, n))
+    s = tuple(int(v) for v in rng.integers(1, 4, n))
+    d = tuple(int(v) for v in rng.integers(1, 4, n))
+    size = tuple(int((kk - 1) * dd + 1 + rng.integers(0, 9)) for kk, dd in zip(k, d))
+    g = arith.conv_geometry((2, 3) + size, (4, 3) + k, n=n, stride=s, dilation=d)
+    plan = grid.plan_grid(g, 8, 1 << 20, stacked=False, batch=int(rng.integers(1, 4)))
+    strides = plan.flat_strides()
+    seen = {}
+    for block in grid._tap_blocks(plan, g, n):
+        taps = list(itertools.product(*(range(sl.start, sl.stop, sl.step) for sl in block.kernel)))
+        assert len(taps) == int(np.prod(block.counts))
+        for i, tap in enumerate(taps):
+            index = np.unravel_index(i, block.counts)
+            offset = block.offset + sum(int(c) * st for c, st in zip(index, block.steps))
+            assert tap not in seen
+            seen[tap] = (block.combo, offset)
+    expected = {tap: (tuple(plan.phase[j][t] for j, t in enumerate(tap)),
+                      sum(plan.shift[j][t] * strides[j] for j, t in enumerate(tap))) for tap in np.ndindex(*k)}
+    assert seen == expected
+
+
+def test_tap_runs_split_where_the_spacing_changes():
+    assert grid._runs_of([0, 1, 2, 3], (0, 2, 4, 5)) == [(0, 3, 2, [0, 1, 2]), (5, 1, 0, [3])]
+    assert grid._runs_of([0, 2], (0, 1, 1)) == [(0, 2, 1, [0, 2])]
+    # equally spaced shifts, unequally spaced taps: a slice of the kernel cannot hold them
+    assert grid._runs_of([0, 1, 3], (0, 1, 2, 2)) == [(0, 2, 1, [0, 1]), (2, 1, 0, [3])]

@@ -9,7 +9,9 @@ Wide grid.  Lay the output positions out on the phase images' own row pitch (``q
 positions per dimension instead of ``o_j``).  Then, in a phase image flattened row-major, the
 columns of one tap for a block of output rows are one contiguous slice, shifted by the tap's
 offset: the im2col becomes one long copy per (channel, tap) instead of one short copy per output
-row.  The GEMM computes the ``q - o`` extra positions of each row too (wasted work, kept small by
+row.  The taps on one phase are equally spaced, so all their slices, for every channel, are one
+strided view of the canvas (overlapping), and their rows of the columns are equally spaced too:
+one NumPy copy per phase combination gathers them.  The GEMM computes the ``q - o`` extra positions of each row too (wasted work, kept small by
 the planner), and they are dropped when the result is written out.
 
 Stacked taps.  Optionally the taps of the last spatial dimension move from the GEMM's inner
@@ -39,6 +41,7 @@ import dataclasses
 import functools
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -188,18 +191,134 @@ def _gemm_operands(weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
     return gemms
 
 
-def _tap_offsets(plan: GridPlan, g: ConvGeometry, front: int) -> list[tuple[tuple[int, ...], int]]:
-    """(phase combination, flat offset in the canvas) of each tap of the first ``front`` dimensions."""
-    return _tap_offsets_of(plan, g.kernel_size[:front])
+class TapBlock(NamedTuple):
+    """The taps of one phase combination, whose canvas runs are equally spaced along each dimension
+    (the taps on one stride phase form an arithmetic progression): all of them, for every channel,
+    are one strided view of the canvas, so one copy gathers their columns."""
+    combo: tuple[int, ...]   # the phase combination the taps read
+    offset: int              # flat canvas offset of the first tap
+    counts: tuple[int, ...]  # taps per dimension
+    steps: tuple[int, ...]   # flat offset between neighbouring taps per dimension
+    kernel: tuple[slice, ...]  # the taps: a slice of the kernel per dimension
+
+
+def _runs_of(ks: list[int], shifts: tuple[int, ...]) -> list[tuple[int, int, int, list[int]]]:
+    """``[(first shift, count, step, taps)]``: the taps ``ks`` (ascending) split into runs whose shifts
+    and taps are both equally spaced."""
+    runs: list[tuple[int, int, int, list[int]]] = []
+    for k in ks:
+        if runs:
+            first, count, step, taps = runs[-1]
+            gap = shifts[k] - shifts[taps[-1]]
+            if gap > 0 and (count == 1 or (gap == step and k - taps[-1] == taps[1] - taps[0])):
+                runs[-1] = (first, count + 1, gap, taps + [k])
+                continue
+        runs.append((shifts[k], 1, 0, [k]))
+    return runs
+
+
+def _tap_blocks(plan: GridPlan, g: ConvGeometry, front: int) -> tuple[TapBlock, ...]:
+    """The tap blocks of the first ``front`` dimensions' taps (every tap once)."""
+    return _tap_blocks_of(plan, g.kernel_size[:front])
 
 
 @functools.lru_cache(maxsize=256)
-def _tap_offsets_of(plan: GridPlan, kernel_size: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]]:
-    # cached: a layer's plans recur every call, and 25 taps took 0.16 ms to list (LeNet's conv2)
+def _tap_blocks_of(plan: GridPlan, kernel_size: tuple[int, ...]) -> tuple[TapBlock, ...]:
+    # cached: a layer's plans recur every call
     trailing = plan.flat_strides()
-    return [(tuple(plan.phase[j][t] for j, t in enumerate(tap)),
-             sum(plan.shift[j][t] * trailing[j] for j, t in enumerate(tap)))
-            for tap in itertools.product(*map(range, kernel_size))]
+    per_dim = []
+    for j, k in enumerate(kernel_size):
+        phases = sorted(set(plan.phase[j][:k]))
+        per_dim.append([(r, run) for r in phases
+                        for run in _runs_of([t for t in range(k) if plan.phase[j][t] == r], plan.shift[j])])
+    blocks = []
+    for choice in itertools.product(*per_dim):
+        combo = tuple(r for r, _ in choice)
+        offset = sum(run[0] * trailing[j] for j, (_, run) in enumerate(choice))
+        counts = tuple(run[1] for _, run in choice)
+        steps = tuple(run[2] * trailing[j] for j, (_, run) in enumerate(choice))
+        kernel = tuple(slice(ks[0], ks[-1] + 1, ks[1] - ks[0] if len(ks) > 1 else 1) for ks in (run[3] for _, run in choice))
+        blocks.append(TapBlock(combo, offset, counts, steps, kernel))
+    return tuple(blocks)
+
+
+class GatherCopy(NamedTuple):
+    """One copy of :func:`_gather_recipe`: the strided view of the canvas it reads (at element
+    ``offset`` of its phase combination's plane, from the block's base) and where in the columns it
+    writes; strides in bytes."""
+    combo: tuple[int, ...]
+    offset: int
+    shape: tuple[int, ...]
+    source_strides: tuple[int, ...]
+    reach: int                      # elements of one channel's plane it reads past its first
+    target_offset: int              # bytes
+    target_strides: tuple[int, ...]
+
+
+class GatherRecipe(NamedTuple):
+    copies: tuple[GatherCopy, ...]
+    rows: int       # rows of the columns per group (the bias's row of ones included)
+    ones: bool
+    run: tuple[tuple[int, ...], int] | None  # a single tap without ones: (combo, offset), read in place
+
+
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(math.prod(shape[j + 1:]) for j in range(len(shape)))
+
+
+def _gather_recipe(blocks: tuple[TapBlock, ...], kernel_size: tuple[int, ...], suffix: tuple[int, ...], channels: int,
+                   span: int, itemsize: int, length: int, groups: int = 1, ones: bool = False) -> GatherRecipe:
+    """How :func:`_gather_columns` copies the columns ``(G, C_in/G * taps [+ 1], length)`` (rows in
+    the weight's own ``(c_in, taps)`` order, taps of ``kernel_size``) out of a canvas ``(combos, C_in,
+    span)``: one copy per tap block, all its taps and channels at once, from a strided view whose
+    taps' runs overlap in the canvas into equally spaced rows (a block's taps are a slice of the
+    kernel).  ``suffix`` completes each block's phase combination (the stacked GEMM's phase of the
+    last dimension); ``ones`` adds a last row of ones per group (the bias's row).  Worked out once
+    per layout: a block's views took 2–3 µs each to work out, 4% of the 3x3 128->128 s2 layer."""
+    cin_g = channels // groups
+    if len(blocks) == 1 and blocks[0].counts == (1,) * len(blocks[0].counts) and not ones:
+        return GatherRecipe((), cin_g, False, (blocks[0].combo + suffix, blocks[0].offset))
+    taps = math.prod(kernel_size)
+    rows = cin_g * taps + ones
+    tap_strides = _contiguous_strides(kernel_size)
+    copies = []
+    for block in blocks:
+        shape = (groups, cin_g) + block.counts + (length,)
+        source_strides = (cin_g * span, span) + block.steps + (1,)
+        first_row = sum(k.start * st for k, st in zip(block.kernel, tap_strides))
+        target_strides = (rows * length, taps * length) + tuple(k.step * st * length for k, st in
+                                                                zip(block.kernel, tap_strides)) + (1,)
+        copies.append(GatherCopy(block.combo + suffix, block.offset, shape, tuple(st * itemsize for st in source_strides),
+                                 sum((n - 1) * st for n, st in zip(block.counts, block.steps)) + length - 1,
+                                 first_row * length * itemsize, tuple(st * itemsize for st in target_strides)))
+    return GatherRecipe(tuple(copies), rows, ones, None)
+
+
+def _gather_columns(flats: np.ndarray, combo_index: dict, recipe: GatherRecipe, base: int, length: int,
+                   groups: int = 1) -> np.ndarray:
+    """The columns of :func:`_gather_recipe` from the canvas ``flats (combos, C_in, span)`` (C-contiguous)
+    at ``base``: ``(G, rows, length)``, in a reused buffer (slot 0), or the canvas itself for a
+    single tap without ones."""
+    _, channels, span = flats.shape
+    if recipe.run is not None:
+        combo, offset = recipe.run
+        run = flats[combo_index[combo], :, base + offset:base + offset + length]
+        return run.reshape(groups, channels // groups, length)
+    if not flats.flags.c_contiguous:
+        raise AssertionError("internal error: the canvas must be C-contiguous")
+    cols = scratch(groups * recipe.rows * length, flats.dtype, slot=0)
+    item, plane, dtype = flats.itemsize, channels * span, flats.dtype
+    for copy in recipe.copies:
+        start = combo_index[copy.combo] * plane + base + copy.offset
+        if base + copy.offset < 0 or base + copy.offset + copy.reach >= span:
+            raise AssertionError(f"internal error: a tap block reads past the canvas ({base + copy.offset} + "
+                                 f"{copy.reach} of {span})")
+        np.copyto(np.ndarray(copy.shape, dtype, cols, copy.target_offset, copy.target_strides),
+                  np.ndarray(copy.shape, dtype, flats, start * item, copy.source_strides))
+    cols = cols.reshape(groups, recipe.rows, length)
+    if recipe.ones:
+        cols[:, -1] = 1
+    return cols
 
 
 def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
@@ -237,23 +356,6 @@ def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
                 yield b0, (y0, min(plan.rows, slab0 + slab - y0)), plan, flats, (y0 - slab0) * plan.pitch
 
 
-def _gather_runs(runs: list[np.ndarray], groups: int = 1, ones: bool = False) -> np.ndarray:
-    """The columns ``(G, C_in/G * taps [+ 1], length)`` of the canvas runs ``(C_in, length)``, one
-    contiguous copy per tap, in a reused buffer (slot 0), with a last row of ones per group if
-    ``ones`` (the bias's row); a single run without ones is the canvas itself (no copy)."""
-    channels, length = runs[0].shape
-    if len(runs) == 1 and not ones:
-        return runs[0].reshape(groups, channels // groups, length)
-    inner = channels // groups * len(runs)
-    cols = scratch(groups * (inner + ones) * length, runs[0].dtype, slot=0).reshape(groups, inner + ones, length)
-    taps = view_as(cols[:, :inner], (groups, channels // groups, len(runs), length))
-    for t_index, run in enumerate(runs):
-        taps[:, :, t_index] = run.reshape(groups, channels // groups, length)
-    if ones:
-        cols[:, inner] = 1
-    return cols
-
-
 #: The ``scratch`` slot of the product of a GEMM after the first (the flat path uses 0, 1 and 7, the
 #: grid 0-2, the rows path 0-2, max unpooling 3).
 LATER_PRODUCT_SLOT = 4
@@ -264,6 +366,7 @@ class GridConv:
 
     ``plan`` lays the convolution out on the walk's canvas (same extent, rows and samples side by
     side; its own shifts and stacking); ``out`` is ``(B, C_out, *o)``, any strided view.
+
     """
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, out: np.ndarray, plan: GridPlan):
@@ -287,7 +390,17 @@ class GridConv:
         self.crop = (tuple(slice(0, o) for o in g.output_size[1:-1]) + (slice(None), slice(0, g.output_size[-1]))
                      if self.side else ())
         # the plan and tap offsets for the current number of samples side by side (fewer for the batch's last group)
-        self.block_plan, self.taps_k, self.samples = plan, None, None
+        self.block_plan, self.blocks, self.samples = plan, None, None
+        self.recipes: dict = {}  # gather_recipe by (phase of the last dimension, canvas span, length)
+
+    def _recipe(self, suffix: tuple[int, ...], flats: np.ndarray, length: int, ones: bool) -> GatherRecipe:
+        key = (suffix, flats.shape[2], length)
+        recipe = self.recipes.get(key)
+        if recipe is None:
+            recipe = self.recipes[key] = _gather_recipe(self.blocks, self.g.kernel_size[:self.front], suffix,
+                                                        flats.shape[1], flats.shape[2],
+                                                       flats.itemsize, length, self.g.groups, ones)
+        return recipe
 
     def run(self, b0: int, y0: int, rows: int, samples: int, flats: np.ndarray, base: int) -> None:
         """The block of output rows ``[y0, y0 + rows)`` (clipped to this convolution's own) of
@@ -300,7 +413,8 @@ class GridConv:
         if samples != self.samples:
             self.samples = samples
             self.block_plan = dataclasses.replace(self.plan, samples=samples)
-            self.taps_k = _tap_offsets(self.block_plan, g, self.front)
+            self.blocks = _tap_blocks(self.block_plan, g, self.front)
+            self.recipes.clear()
         plan, nb = self.block_plan, samples
         pitch, length = plan.pitch, plan.length(rows)
         layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if self.side else ()
@@ -314,17 +428,16 @@ class GridConv:
         total = None  # the sum of every GEMM's tap blocks, on the first product's long rows
         for gemm_index, (phase, taps, w_mat) in enumerate(self.gemms):
             first = gemm_index == 0
-            runs = [flats[self.combo_index[combo if phase is None else combo + (phase,)], :,
-                          base + offset:base + offset + length] for combo, offset in self.taps_k]
-            cols = _gather_runs(runs, groups, ones=first and self.bias_in_gemm)
+            recipe = self._recipe(() if phase is None else (phase,), flats, length, first and self.bias_in_gemm)
+            cols = _gather_columns(flats, self.combo_index, recipe, base, length, groups)
             # the first product holds the sum; later ones (the stride phases of the last dimension)
             # take a buffer of their own and are added in
             product = scratch(groups * w_mat.shape[1] * length, flats.dtype, slot=1 if first else LATER_PRODUCT_SLOT)
             product = product.reshape(groups, w_mat.shape[1], length)
             np.matmul(w_mat, cols, out=product)
             if plan.stacked:  # the taps' blocks, each read from its shift on, on the wide grid
-                blocks = product.reshape(groups, len(taps), cout_g, length)
-                terms = [blocks[:, i, :, plan.shift[-1][t]:plan.shift[-1][t] + rows * pitch]
+                tap_products = product.reshape(groups, len(taps), cout_g, length)
+                terms = [tap_products[:, i, :, plan.shift[-1][t]:plan.shift[-1][t] + rows * pitch]
                          for i, t in enumerate(taps)]
             else:
                 terms = [product]
@@ -439,15 +552,19 @@ def conv_weight_grad_grid(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
     combo_index = {c: i for i, c in enumerate(plan.phases)}
     side = n > 1
     dw = np.zeros((groups, cout_g, cin_g * k_count), dtype=x.dtype)
-    taps_k, samples = None, None
+    blocks, samples = None, None
     for b0, (y0, rows), block_plan, flats, base in _grid_blocks(x, g, plan):
         if block_plan.samples != samples:
             samples = block_plan.samples
-            taps_k = _tap_offsets(block_plan, g, n)
+            blocks = _tap_blocks(block_plan, g, n)
+            recipes: dict = {}
         nb = samples
         length = rows * block_plan.pitch
-        cols = _gather_runs([flats[combo_index[combo], :, base + offset:base + offset + length]
-                             for combo, offset in taps_k], groups)
+        key = (flats.shape[2], length)
+        if key not in recipes:
+            recipes[key] = _gather_recipe(blocks, g.kernel_size, (), g.in_channels, flats.shape[2], x.itemsize, length,
+                                          groups)
+        cols = _gather_columns(flats, combo_index, recipes[key], base, length, groups)
         layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if side else ()
         wide = scratch(g.out_channels * length, x.dtype, slot=1).reshape((g.out_channels, rows) + layout)
         wide.fill(0)
