@@ -11,8 +11,9 @@ columns of one tap for a block of output rows are one contiguous slice, shifted 
 offset: the im2col becomes one long copy per (channel, tap) instead of one short copy per output
 row.  The taps on one phase are equally spaced, so all their slices, for every channel, are one
 strided view of the canvas (overlapping), and their rows of the columns are equally spaced too:
-one NumPy copy per phase combination gathers them.  The GEMM computes the ``q - o`` extra positions of each row too (wasted work, kept small by
-the planner), and they are dropped when the result is written out.
+one NumPy copy per phase combination gathers them.  The GEMM computes the ``q - o`` extra
+positions of each row too (wasted work, kept small by the planner), and they are dropped when the
+result is written out.
 
 Stacked taps.  Optionally the taps of the last spatial dimension move from the GEMM's inner
 dimension K to its rows M: ``P = W_stacked (k_last*C_out, C_in*k_front) @ columns (C_in*k_front, N)``
@@ -274,6 +275,7 @@ class GatherCopy(NamedTuple):
 
 
 class GatherRecipe(NamedTuple):
+    """The copies of one block's columns (:func:`_gather_recipe`)."""
     copies: tuple[GatherCopy, ...]
     rows: int       # rows of the columns per group (the bias's row of ones included)
     ones: bool
@@ -384,7 +386,6 @@ class GridConv:
 
     ``plan`` lays the convolution out on the walk's canvas (same extent, rows and samples side by
     side; its own shifts and stacking); ``out`` is ``(B, C_out, *o)``, any strided view.
-
     """
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, out: np.ndarray, plan: GridPlan):
@@ -409,15 +410,15 @@ class GridConv:
                      if self.side else ())
         # the plan and tap offsets for the current number of samples side by side (fewer for the batch's last group)
         self.block_plan, self.blocks, self.samples = plan, None, None
-        self.recipes: dict = {}  # gather_recipe by (phase of the last dimension, canvas span, length)
+        self.recipes: dict = {}  # _gather_recipe by (phase of the last dimension, canvas span, length)
 
     def _recipe(self, suffix: tuple[int, ...], flats: np.ndarray, length: int, ones: bool) -> GatherRecipe:
         key = (suffix, flats.shape[2], length)
         recipe = self.recipes.get(key)
         if recipe is None:
             recipe = self.recipes[key] = _gather_recipe(self.blocks, self.g.kernel_size[:self.front], suffix,
-                                                        flats.shape[1], flats.shape[2],
-                                                       flats.itemsize, length, self.g.groups, ones)
+                                                        flats.shape[1], flats.shape[2], flats.itemsize, length,
+                                                        self.g.groups, ones)
         return recipe
 
     def run(self, b0: int, y0: int, rows: int, samples: int, flats: np.ndarray, base: int) -> None:
