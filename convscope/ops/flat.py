@@ -183,6 +183,16 @@ def _zero_wrapped(view: np.ndarray, a: int, width: int, out_w: int) -> None:
         view[..., max(0, width - a):out_w] = 0
 
 
+def _zero_wrapped_taps(taps: np.ndarray, a_x: tuple[int, ...], rows: int, width: int, out_w: int) -> None:
+    """:func:`_zero_wrapped` for every tap of the columns ``taps (G, C_in/G, kh * kw, nb, >= rows*W)``
+    (taps row-major), one call per column tap: the row taps share its pattern.  Per tap, the calls
+    took 0.29 of the 1.16 ms of LeNet's 5x5 'same' conv1 (batch 128)."""
+    groups, cin_g, count, nb = taps.shape[:4]
+    for k, ax in enumerate(a_x):
+        view = view_as(taps[:, :, k::len(a_x), :, :rows * width], (groups, cin_g, count // len(a_x), nb, rows, width))
+        _zero_wrapped(view, ax, width, out_w)
+
+
 def _bias_block(plan: FlatPlan, out_w: int) -> int | None:
     """The stacked tap whose block of the product is never zeroed (it may carry the bias), or None."""
     for tx, a in enumerate(plan.offset[1]):
@@ -251,9 +261,7 @@ def conv_flat(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Con
             if bias_in_gemm:
                 cols[:, inner] = 1
             if not plan.stacked:
-                for t, ax in enumerate(a_x * len(a_y)):
-                    _zero_wrapped(view_as(taps_view[:, :, t, :, :block], (groups, cin_g, nb, rows, width)), ax,
-                                  width, out_w)
+                _zero_wrapped_taps(taps_view, a_x, rows, width, out_w)
             target = view_as(out[b0:b0 + nb, :, y0:y0 + rows], (nb, groups, cout_g, rows, out_w))
             target = np.moveaxis(target, 0, 2)
             direct = None if plan.stacked or nb > 1 or out_w != width else _as_gemm_output(target)
@@ -318,8 +326,7 @@ def conv_weight_grad_flat(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry, 
             cols = scratch(groups * inner * columns, x.dtype, slot=0).reshape(groups, inner, columns)
             taps_view = view_as(cols, (groups, cin_g, len(starts), nb, rows * width))
             gather_plane_slices(x, taps_view, b0, y0, starts)
-            for t, ax in enumerate(a_x * len(a_y)):
-                _zero_wrapped(view_as(taps_view[:, :, t], (groups, cin_g, nb, rows, width)), ax, width, out_w)
+            _zero_wrapped_taps(taps_view, a_x, rows, width, out_w)
             source = grad_out[b0:b0 + nb, :, y0:y0 + rows]
             grad = None if nb > 1 or out_w != width else _as_gemm_output(
                 np.moveaxis(view_as(source, (1, groups, cout_g, rows, width)), 0, 2))
