@@ -360,3 +360,43 @@ def test_small_transposed_maps_take_the_flat_subpixel_path(monkeypatch):
     monkeypatch.setattr(conv, "SUBPIXEL_FLAT", False)   # the canvas alone: the GEMM plus scatter-adds
     np.testing.assert_allclose(F.conv_transpose2d(x, w, stride=2, padding=1), ref, rtol=1e-4, atol=1e-4)
     assert not taken
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_gather_through_the_padded_buffer_equals_per_tap(seed, monkeypatch):
+    """The one-copy gather of equally spaced taps (through a zero-padded copy of the rows they read)
+    gives exactly the per-tap gather: taps before the plane, past it, both, and neither."""
+    rng = np.random.default_rng(seed)
+    groups, cin_g, nb = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(2, 5))
+    dy, dx = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    h, w = int(rng.integers(1, 9)), int(rng.integers((kw - 1) * dx + 1, 12))  # rows of taps apart
+    y_first, x_first = int(rng.integers(-3, 2)), int(rng.integers(-3, 2))
+    a_y = [y_first + i * dy for i in range(kh)]
+    a_x = [x_first + k * dx for k in range(kw)]
+    starts = [ay * w + ax for ay in a_y for ax in a_x]
+    batch = nb + int(rng.integers(0, 2))
+    x = rng.standard_normal((batch + 1, groups * cin_g + 1, h, w))[1:, 1:]  # strided samples and channels
+    b0, y0 = batch - nb, int(rng.integers(0, h))
+    span = int(rng.integers(1, 2 * h * w))
+    got = np.full((groups, cin_g, len(starts), nb, span), np.nan)
+    monkeypatch.setattr(flat, "CANVAS_MIN_TAPS", 1)
+    buffers = []
+    scratch = flat.scratch
+    monkeypatch.setattr(flat, "scratch", lambda *a, **k: buffers.append(k.get("slot")) or scratch(*a, **k))
+    flat.gather_plane_slices(x, got, b0, y0, starts)
+    reads_outside = y0 * w + min(starts) < 0 or y0 * w + max(starts) + span > h * w
+    assert buffers == ([flat.CANVAS_SLOT] if reads_outside else [])
+    expected = np.full_like(got, np.nan)
+    monkeypatch.setattr(flat, "CANVAS_MIN_TAPS", 10**9)
+    flat.gather_plane_slices(x, expected, b0, y0, starts)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_starts_as_a_grid():
+    assert flat._as_grid((0, 1, 2, 10, 11, 12)) == (2, 3, 10, 1)
+    assert flat._as_grid((-5, -3, -1)) == (1, 3, 0, 2)
+    assert flat._as_grid((0, 1, 2, 3)) == (1, 4, 0, 1)
+    assert flat._as_grid((0, 1, 5, 7)) is None       # the spacing changes within a row
+    assert flat._as_grid((3, 2, 1)) is None          # descending
+    assert flat._as_grid((0,)) is None

@@ -30,6 +30,7 @@ row's worth when that is more; a widened copy of at most ``WIDEN_MAX_BYTES``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -155,14 +156,63 @@ def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, b
     return FlatPlan(offset, stacked, rows, samples, width)
 
 
+#: Gathers of at least this many taps, equally spaced, whose runs leave the plane (the first and last
+#: rows of 'same' padding) copy the planes' rows they read into a zero-padded buffer first, then all
+#: taps in one strided copy: no per-tap edge handling.
+CANVAS_MIN_TAPS = 9
+#: The ``scratch`` slot of that buffer (the flat path's columns and product use 0 and 1, the rows path 0-2).
+CANVAS_SLOT = 5
+
+
+@functools.lru_cache(maxsize=256)
+def _as_grid(starts: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """``(kh, kw, step_y, step_x)`` with ``starts[i*kw + k] == starts[0] + i*step_y + k*step_x``
+    (positive steps), or None where the starts are no such grid."""
+    n = len(starts)
+    if n < 2 or starts[1] <= starts[0]:
+        return None
+    step_x, kw = starts[1] - starts[0], n
+    for i in range(2, n):
+        if starts[i] - starts[i - 1] != step_x:
+            kw = i
+            break
+    kh = n // kw
+    step_y = starts[kw] - starts[0] if kh > 1 else 0
+    if n % kw or (kh > 1 and step_y <= (kw - 1) * step_x):
+        return None
+    if any(starts[i * kw + k] != starts[0] + i * step_y + k * step_x for i in range(kh) for k in range(kw)):
+        return None
+    return kh, kw, step_y, step_x
+
+
 def gather_plane_slices(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
     """``cols[g, c, t, j, q] = x[b0 + j, g*C_in/G + c].flat[y0*W + starts[t] + q]``, zero outside
-    the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples."""
-    groups, cin_g, _, nb, span = cols.shape
-    plane = x.shape[-2] * x.shape[-1]
+    the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples, or, for
+    ``CANVAS_MIN_TAPS`` equally spaced taps that read outside the plane, one copy of the rows they
+    read into a zero-padded buffer and one strided copy for all taps."""
+    groups, cin_g, taps, nb, span = cols.shape
+    width = x.shape[-1]
+    plane = x.shape[-2] * width
     source = view_as(x[b0:b0 + nb], (nb, groups, cin_g, plane)).transpose(1, 2, 0, 3)
+    first, stop = y0 * width + min(starts), y0 * width + max(starts) + span
+    grid = _as_grid(tuple(starts)) if taps >= CANVAS_MIN_TAPS and (first < 0 or stop > plane) else None
+    if grid is not None:
+        kh, kw, step_y, step_x = grid
+        extent = stop - first
+        padded = scratch(groups * cin_g * nb * extent, x.dtype, slot=CANVAS_SLOT).reshape(groups, cin_g, nb, extent)
+        lo, hi = max(0, first), min(plane, stop)
+        padded[..., :max(0, lo - first)] = 0
+        padded[..., max(0, hi - first):] = 0
+        if hi > lo:
+            padded[..., lo - first:hi - first] = source[..., lo:hi]
+        item = x.itemsize
+        # the taps' runs overlap in the buffer (a view read, never written)
+        runs = np.ndarray((groups, cin_g, kh, kw, nb, span), x.dtype, padded, (y0 * width + starts[0] - first) * item,
+                          tuple(st * item for st in (cin_g * nb * extent, nb * extent, step_y, step_x, extent, 1)))
+        np.copyto(view_as(cols, (groups, cin_g, kh, kw, nb, span)), runs)
+        return
     for t, offset in enumerate(starts):
-        start = y0 * x.shape[-1] + offset
+        start = y0 * width + offset
         lo, hi = min(span, max(0, -start)), max(0, min(span, plane - start))
         hi = max(hi, lo)
         dst = cols[:, :, t]
