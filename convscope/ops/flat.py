@@ -9,7 +9,9 @@ rows therefore reads, per tap, one slice of the input, which one copy per tap (a
 samples at once) turns into the GEMM's columns.  Two kinds of positions read the wrong element:
 
 - rows above or below the input (``y + a_y`` outside ``[0, H)``): the index falls outside the
-  plane, and the copy writes zeros there instead (the slice is clipped);
+  plane, and the copy writes zeros there instead (the slice is clipped; or, for 9 taps or more, the
+  rows the taps read are first copied into a zero-padded buffer, from which one strided copy
+  gathers all taps);
 - columns left or right of it (``x + a_x`` outside ``[0, W)``): the index wraps into the
   neighbouring row.  Those products are zeroed: in the columns (plain layout) or, with the last
   dimension's taps stacked into the GEMM's rows (as in :mod:`convscope.ops.grid`), in that tap's
@@ -25,7 +27,8 @@ Outputs wider than the input (padding beyond ``'same'``) run on a copy of the in
 widened with zero columns (:func:`flat_input`).
 
 Memory: per block, columns and product of at most about ``chunk_bytes`` each, or one output
-row's worth when that is more; a widened copy of at most ``WIDEN_MAX_BYTES``.
+row's worth when that is more, and the padded buffer of the rows a block reads (about one tap's
+share of its columns); a widened copy of at most ``WIDEN_MAX_BYTES``.
 """
 from __future__ import annotations
 

@@ -376,8 +376,8 @@ def _grid_blocks(x: np.ndarray, g: ConvGeometry, plan: GridPlan):
                 yield b0, (y0, min(plan.rows, slab0 + slab - y0)), plan, flats, (y0 - slab0) * plan.pitch
 
 
-#: The ``scratch`` slot of the product of a GEMM after the first (the flat path uses 0, 1 and 7, the
-#: grid 0-2, the rows path 0-2, max unpooling 3).
+#: The ``scratch`` slot of the product of a GEMM after the first (the flat path uses 0, 1, 5 and 7,
+#: the grid 0-2, the rows path 0-2, max unpooling 3).
 LATER_PRODUCT_SLOT = 4
 
 
