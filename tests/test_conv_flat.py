@@ -380,15 +380,15 @@ def test_gather_through_the_padded_buffer_equals_per_tap(seed, monkeypatch):
     b0, y0 = batch - nb, int(rng.integers(0, h))
     span = int(rng.integers(1, 2 * h * w))
     got = np.full((groups, cin_g, len(starts), nb, span), np.nan)
-    monkeypatch.setattr(flat, "CANVAS_MIN_TAPS", 1)
+    monkeypatch.setattr(flat, "PADDED_MIN_TAPS", 1)
     buffers = []
     scratch = flat.scratch
     monkeypatch.setattr(flat, "scratch", lambda *a, **k: buffers.append(k.get("slot")) or scratch(*a, **k))
     flat.gather_plane_slices(x, got, b0, y0, starts)
     reads_outside = y0 * w + min(starts) < 0 or y0 * w + max(starts) + span > h * w
-    assert buffers == ([flat.CANVAS_SLOT] if reads_outside else [])
+    assert buffers == ([flat.PADDED_SLOT] if reads_outside else [])
     expected = np.full_like(got, np.nan)
-    monkeypatch.setattr(flat, "CANVAS_MIN_TAPS", 10**9)
+    monkeypatch.setattr(flat, "PADDED_MIN_TAPS", 10**9)
     flat.gather_plane_slices(x, expected, b0, y0, starts)
     np.testing.assert_array_equal(got, expected)
 

@@ -1,5 +1,6 @@
 """Stride-1 2-d convolution on the input's own rows: every kernel tap is one contiguous run of the
-input itself, so no padded copy of the input is made.
+input itself, so no padded copy of the input is needed (one of the rows a block reads is made only
+to gather many taps in one copy, below).
 
 With stride 1, tap ``(ty, tx)`` of output ``(y, x)`` reads input ``(y + a_y, x + a_x)``, where
 ``a = t*d - p_low`` per dimension.  Lay the output out on the input's row pitch ``W`` (this needs
@@ -162,9 +163,9 @@ def plan_flat(g: ConvGeometry, itemsize: int, chunk_bytes: int, stacked: bool, b
 #: Gathers of at least this many taps, equally spaced, whose runs leave the plane (the first and last
 #: rows of 'same' padding) copy the planes' rows they read into a zero-padded buffer first, then all
 #: taps in one strided copy: no per-tap edge handling.
-CANVAS_MIN_TAPS = 9
+PADDED_MIN_TAPS = 9
 #: The ``scratch`` slot of that buffer (the flat path's columns and product use 0 and 1, the rows path 0-2).
-CANVAS_SLOT = 5
+PADDED_SLOT = 5
 
 
 @functools.lru_cache(maxsize=256)
@@ -191,18 +192,18 @@ def _as_grid(starts: tuple[int, ...]) -> tuple[int, int, int, int] | None:
 def gather_plane_slices(x: np.ndarray, cols: np.ndarray, b0: int, y0: int, starts: list[int]) -> None:
     """``cols[g, c, t, j, q] = x[b0 + j, g*C_in/G + c].flat[y0*W + starts[t] + q]``, zero outside
     the plane.  ``cols (G, C_in/G, taps, nb, S)``; one copy per tap for all ``nb`` samples, or, for
-    ``CANVAS_MIN_TAPS`` equally spaced taps that read outside the plane, one copy of the rows they
+    ``PADDED_MIN_TAPS`` equally spaced taps that read outside the plane, one copy of the rows they
     read into a zero-padded buffer and one strided copy for all taps."""
     groups, cin_g, taps, nb, span = cols.shape
     width = x.shape[-1]
     plane = x.shape[-2] * width
     source = view_as(x[b0:b0 + nb], (nb, groups, cin_g, plane)).transpose(1, 2, 0, 3)
     first, stop = y0 * width + min(starts), y0 * width + max(starts) + span
-    grid = _as_grid(tuple(starts)) if taps >= CANVAS_MIN_TAPS and (first < 0 or stop > plane) else None
+    grid = _as_grid(tuple(starts)) if taps >= PADDED_MIN_TAPS and (first < 0 or stop > plane) else None
     if grid is not None:
         kh, kw, step_y, step_x = grid
         extent = stop - first
-        padded = scratch(groups * cin_g * nb * extent, x.dtype, slot=CANVAS_SLOT).reshape(groups, cin_g, nb, extent)
+        padded = scratch(groups * cin_g * nb * extent, x.dtype, slot=PADDED_SLOT).reshape(groups, cin_g, nb, extent)
         lo, hi = max(0, first), min(plane, stop)
         padded[..., :max(0, lo - first)] = 0
         padded[..., max(0, hi - first):] = 0
