@@ -26,9 +26,9 @@ Memory: column buffers are processed in chunks of whole samples, or of rows alon
 spatial dimension when one sample's buffer is larger than ``CHUNK_BYTES``; the grid holds at
 most about ``CHUNK_BYTES`` of columns and of product and ``4 * CHUNK_BYTES`` of padded input,
 or one output row's worth when that is more (a row is a whole plane of a 3-d volume); the flat
-path the same for columns and product, plus a padded copy of the rows a block reads (about one
-tap's share of its columns) and a widened copy of the input of at most ``flat.WIDEN_MAX_BYTES``
-(32 MiB) where output rows are wider than the input's; the rows path
+path the same for columns and product, plus (for 9 taps or more) a padded copy of the rows a block
+reads (about one tap's share of its columns) and a widened copy of the input of at most
+``flat.WIDEN_MAX_BYTES`` (32 MiB) where output rows are wider than the input's; the rows path
 takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) each of columns, product and
 uncropped output a block.  The extra memory beyond input and output thus grows with the trailing
 dimensions only, not with the batch or the first dimension (measured: a 3x3 conv of
