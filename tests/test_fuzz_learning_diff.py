@@ -1479,9 +1479,10 @@ def test_found_loss_discrepancy(case):
 @pytest.mark.parametrize("cast", ["to", "float", "double"])
 def test_found_lazy_conv_cast_before_first_call(cast):
     """A lazy convolution converted with ``.to(dtype)`` / ``.float()`` / ``.double()`` before it is
-    materialized: torch creates the weight in the new dtype; convscope casts the bias but creates
-    the weight in the constructor's dtype (``_lazy_dtype``), so the first call raises "input has
-    dtype float32 but weight has dtype float64" (and a loaded weight keeps the old dtype)."""
+    materialized: torch creates the weight in the new dtype; convscope once cast the bias but created
+    the weight in the constructor's dtype, so the first call raised "input has dtype float32 but
+    weight has dtype float64" (and a loaded weight kept the old dtype).  Its weight is now an
+    ``UninitializedParameter`` that ``.to()`` casts like any other."""
     old, new = (np.float64, np.float32) if cast in ("to", "float") else (np.float32, np.float64)
     x = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(new)
     torch.manual_seed(0)

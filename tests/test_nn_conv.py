@@ -1,4 +1,5 @@
 """convscope.nn convolution layers against torch.nn: signatures, shapes, init, state_dict, repr, outputs."""
+import inspect
 import math
 
 import numpy as np
@@ -174,3 +175,57 @@ def test_lazy_layers_load_a_state_dict_before_their_first_call():
     assert type(model[2]) is nn.ConvTranspose2d and model[2].in_channels == 8
     x = np.random.default_rng(0).standard_normal((2, 6, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(model(x), torch_model(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+LAZY_NAMES = [f"Lazy{kind}{n}d" for kind in ("Conv", "ConvTranspose") for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("name", LAZY_NAMES)
+def test_lazy_layers_have_torch_signatures(name):
+    def names_and_defaults(cls):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()]
+    assert names_and_defaults(getattr(nn, name)) == names_and_defaults(getattr(torch.nn, name))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("name", LAZY_NAMES)
+def test_lazy_parameters_exist_before_the_first_call(name, bias):
+    """As torch's ``UninitializedParameter``: registered before the first call (``state_dict`` keys,
+    ``parameters()``), materialized in place, so an optimizer built before that call trains them."""
+    n = int(name[-2])
+    layer, torch_layer = getattr(nn, name)(4, 2, bias=bias), getattr(torch.nn, name)(4, 2, bias=bias)
+    assert list(layer.state_dict()) == list(torch_layer.state_dict())
+    assert repr(layer) == repr(torch_layer)
+    params = list(layer.parameters())
+    assert len(params) == (2 if bias else 1) and all(isinstance(p, nn.UninitializedParameter) for p in params)
+    with pytest.raises(RuntimeError, match="uninitialized parameter"):
+        params[0].shape
+    optimizer = convscope.optim.SGD(layer.parameters(), lr=0.5)
+    x = np.random.default_rng(n).standard_normal((2, 3) + (4,) * n).astype(np.float32)
+    layer(convscope.Tensor(x)).sum().backward()
+    before = [p.data.copy() for p in params]
+    optimizer.step()
+    assert [p is q for p, q in zip(params, layer.parameters())] == [True] * len(params)
+    assert type(params[0]) is nn.Parameter and params[0].shape == layer.weight.shape
+    for p, old in zip(params, before):
+        np.testing.assert_array_equal(p.data, old - 0.5 * p.grad)
+        assert np.abs(p.grad).max() > 0
+
+
+def test_lazy_layer_draws_what_the_eager_layer_draws():
+    """Nothing is drawn at construction: seeded, the lazy layer's first call initializes exactly as
+    the eager layer's constructor does."""
+    x = np.zeros((1, 3, 6, 6), np.float32)
+    convscope.manual_seed(7)
+    lazy = nn.LazyConv2d(5, 3, padding=1)
+    lazy(x)
+    convscope.manual_seed(7)
+    eager = nn.Conv2d(3, 5, 3, padding=1)
+    np.testing.assert_array_equal(lazy.weight.data, eager.weight.data)
+    np.testing.assert_array_equal(lazy.bias.data, eager.bias.data)
+
+
+def test_lazy_layer_keeps_the_dtype_it_is_cast_to():
+    layer = nn.LazyConvTranspose2d(3, 2, stride=2).double()
+    out = layer(np.zeros((1, 4, 3, 3)))
+    assert out.dtype == layer.weight.dtype == layer.bias.dtype == np.float64

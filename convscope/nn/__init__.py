@@ -5,7 +5,7 @@ from .conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Con
 from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, ChannelShuffle, CrossEntropyLoss, Dropout, Flatten, Fold,
                      Identity, LeakyReLU, Linear, LogSoftmax, MSELoss, NLLLoss, ReLU, ReLU6, Sequential, Sigmoid,
                      Softmax, Tanh, Unfold)
-from .module import Module, Parameter
+from .module import Module, Parameter, UninitializedParameter
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                       ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
@@ -15,7 +15,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
                       MaxUnpool2d, MaxUnpool3d, PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d,
                       UpsamplingNearest2d)
 
-__all__ = ["init", "Module", "Parameter", "Conv1d", "Conv2d", "Conv3d",
+__all__ = ["init", "Module", "Parameter", "UninitializedParameter", "Conv1d", "Conv2d", "Conv3d",
            "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
            "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",

@@ -13,7 +13,7 @@ from .. import functional as F
 from ..arith.conv import conv_transpose_output_padding
 from ..arith.normalize import normalize_padding, ntuple
 from . import init
-from .module import Module, Parameter, _resolve_dtype
+from .module import Module, Parameter, UninitializedParameter, _resolve_dtype
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
@@ -222,18 +222,27 @@ class ConvTranspose3d(_ConvTranspose):
 class _LazyConvMixin:
     """``in_channels`` inferred from the first input (``torch.nn.LazyConv2d`` and kin).
 
-    Until then ``in_channels`` is 0 and ``weight`` is None; the first call sets ``in_channels``
-    from the input's channel dimension, creates and initializes the parameters as the eager
-    layer would, and turns the module into that layer (``cls_to_become``, as PyTorch does).
+    Until then ``in_channels`` is 0 and ``weight`` and ``bias`` are :class:`UninitializedParameter`
+    objects (registered, so ``parameters()``, an optimizer and ``state_dict()`` already see them);
+    no random numbers are drawn.  The first call (or ``load_state_dict``) sets ``in_channels``,
+    materializes those same objects, initializes them as the eager layer would, and turns the module
+    into that layer (``cls_to_become``), as PyTorch does.
     """
     cls_to_become: type = Module
 
-    def __init__(self, out_channels, kernel_size, *args, **kwargs) -> None:
+    def _lazy_init(self, out_channels, kernel_size, bias: bool, dtype, **kwargs) -> None:
         # out_channels stands in for in_channels while the rest is validated (groups divides it)
-        super().__init__(out_channels, out_channels, kernel_size, *args, **kwargs)
-        self._lazy_dtype = self.weight.dtype
+        super().__init__(out_channels, out_channels, kernel_size, bias=bias, dtype=dtype, **kwargs)
         self.in_channels = 0
-        self.register_parameter("weight", None)
+        self.weight = UninitializedParameter(dtype=self.weight.dtype)
+        if bias:
+            self.bias = UninitializedParameter(dtype=self.bias.dtype)
+
+    def has_uninitialized_params(self) -> bool:
+        return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
+
+    def reset_parameters(self) -> None:
+        """Nothing to initialize yet (the eager layer's own runs once the shapes are known)."""
 
     def initialize_parameters(self, input) -> None:
         name, n = type(self).__name__, self._n
@@ -244,9 +253,12 @@ class _LazyConvMixin:
         self._materialize(shape[1] if len(shape) == n + 2 else shape[0], "the input")
 
     def materialize_from_weight(self, weight_shape: tuple[int, ...]) -> None:
-        """Create the parameters for a loaded weight of ``weight_shape`` (``load_state_dict`` on a
-        layer that has not been called yet)."""
+        """Materialize the parameters for a loaded weight of ``weight_shape`` (``load_state_dict`` on
+        a layer that has not been called yet)."""
         weight_shape = tuple(weight_shape)
+        if len(weight_shape) != self._n + 2:
+            raise ValueError(f"{type(self).__name__}: a loaded weight of shape {weight_shape} does not fit a "
+                             f"{self._n}-d convolution's weight")
         in_channels = weight_shape[0] if self._transposed else weight_shape[1] * self.groups
         self._materialize(in_channels, f"the loaded weight of shape {weight_shape}")
 
@@ -261,23 +273,40 @@ class _LazyConvMixin:
             weight_shape = (self.in_channels, self.out_channels // groups) + self.kernel_size
         else:
             weight_shape = (self.out_channels, self.in_channels // groups) + self.kernel_size
-        self.weight = Parameter(np.empty(weight_shape, dtype=self._lazy_dtype))
-        self.reset_parameters()
-        del self._lazy_dtype
+        self.weight.materialize(weight_shape)
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
         self.__class__ = self.cls_to_become
+        self.reset_parameters()
 
-    def forward(self, input, *args, **kwargs):
-        self.initialize_parameters(input)
-        return self.forward(input, *args, **kwargs)
+    def __call__(self, *args, **kwargs):
+        if self.has_uninitialized_params():
+            self.initialize_parameters(args[0] if args else kwargs["input"])
+        return Module.__call__(self, *args, **kwargs)
 
 
-class LazyConv1d(_LazyConvMixin, Conv1d):
+class _LazyConv(_LazyConvMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None) -> None:
+        self._lazy_init(out_channels, kernel_size, bias, dtype, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups, padding_mode=padding_mode, device=device)
+
+
+class _LazyConvTranspose(_LazyConvMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None) -> None:
+        self._lazy_init(out_channels, kernel_size, bias, dtype, stride=stride, padding=padding,
+                        output_padding=output_padding, groups=groups, dilation=dilation, padding_mode=padding_mode,
+                        device=device)
+
+
+class LazyConv1d(_LazyConv, Conv1d):
     """:class:`Conv1d` whose ``in_channels`` comes from the first input: ``LazyConv1d(out_channels,
     kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')``."""
     cls_to_become = Conv1d
 
 
-class LazyConv2d(_LazyConvMixin, Conv2d):
+class LazyConv2d(_LazyConv, Conv2d):
     """:class:`Conv2d` whose ``in_channels`` comes from the first input.
 
     >>> layer = LazyConv2d(16, 3)
@@ -287,23 +316,23 @@ class LazyConv2d(_LazyConvMixin, Conv2d):
     cls_to_become = Conv2d
 
 
-class LazyConv3d(_LazyConvMixin, Conv3d):
+class LazyConv3d(_LazyConv, Conv3d):
     """:class:`Conv3d` whose ``in_channels`` comes from the first input."""
     cls_to_become = Conv3d
 
 
-class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """:class:`ConvTranspose1d` whose ``in_channels`` comes from the first input:
     ``LazyConvTranspose1d(out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
     bias=True, dilation=1, padding_mode='zeros')``."""
     cls_to_become = ConvTranspose1d
 
 
-class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
     """:class:`ConvTranspose2d` whose ``in_channels`` comes from the first input."""
     cls_to_become = ConvTranspose2d
 
 
-class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     """:class:`ConvTranspose3d` whose ``in_channels`` comes from the first input."""
     cls_to_become = ConvTranspose3d

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "UninitializedParameter"]
 
 
 class Parameter(Tensor):
@@ -25,6 +25,29 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return f"Parameter containing:\n{super().__repr__()}"
+
+
+class UninitializedParameter(Parameter):
+    """A parameter whose shape is not known yet (``torch.nn.UninitializedParameter``): a lazy layer's
+    weight before its first call.  It is registered, listed by ``parameters()`` (so an optimizer built
+    before that call trains it) and keeps its dtype through ``.to()``; :meth:`materialize` gives it
+    a shape and turns this very object into a :class:`Parameter`."""
+
+    def __init__(self, requires_grad: bool = True, dtype=None):
+        super().__init__(np.empty(0, dtype=np.float32 if dtype is None else dtype), requires_grad=requires_grad)
+
+    def materialize(self, shape: tuple[int, ...]) -> None:
+        """Uninitialized memory of ``shape`` in this parameter's dtype; the object becomes a Parameter."""
+        self.data = np.empty(tuple(shape), dtype=self.data.dtype)
+        self.__class__ = Parameter
+
+    @property
+    def shape(self):
+        raise RuntimeError("Can't access the shape of an uninitialized parameter: call the lazy module once "
+                           "(or load a state dict into it) to initialize its parameters")
+
+    def __repr__(self) -> str:
+        return "<UninitializedParameter>"
 
 
 class RemovableHandle:
@@ -291,8 +314,6 @@ class Module:
         """Cast every floating-point parameter and buffer to ``dtype`` (float32 or float64)."""
         dtype = _resolve_dtype(dtype)
         for module in self.modules():
-            if "_lazy_dtype" in module.__dict__:  # a lazy layer creates its weight in this dtype later
-                module._lazy_dtype = dtype
             for param in module._parameters.values():
                 if param is not None:
                     param.data = param.data.astype(dtype)
@@ -337,7 +358,7 @@ class Module:
         """
         for prefix, module in self.named_modules():  # lazy layers take their shapes from the weights
             key = f"{prefix}.weight" if prefix else "weight"
-            if hasattr(module, "materialize_from_weight") and module.weight is None and key in state_dict:
+            if isinstance(getattr(module, "weight", None), UninitializedParameter) and key in state_dict:
                 module.materialize_from_weight(np.shape(state_dict[key]))
         own = self.state_dict()
         # a checkpoint from before BatchNorm counted its batches: PyTorch starts the count at 0
