@@ -7,6 +7,7 @@ dilation ``d``.  PyTorch's rules (``aten/src/ATen/native/Pool.h``,
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -231,7 +232,7 @@ def interpolate_output_shape(input_size: Sequence[int], size=None, scale_factor=
             raise ValueError(f"{_where(op)}scale_factor must have {n} elements to match the input's spatial "
                              f"dimensions {tuple(input_size)}, got scale_factor={tuple(scale_factor)}")
         for v in scales:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{_where(op)}scale_factor must be positive finite numbers, got "
                                  f"scale_factor={scale_factor!r}")
         out = tuple(math.floor(float(i) * float(v)) for i, v in zip(input_size, scales))
