@@ -41,6 +41,7 @@ import torch
 import convscope.functional as CF
 import convscope.nn as cnn
 from convscope import Tensor
+from convscope.arith import conv_geometry
 from convscope.ops import conv as conv_ops
 
 TF = torch.nn.functional
@@ -533,3 +534,37 @@ def test_every_path_is_exercised(monkeypatch):
         counts.update(paths)
     missing = {tag: counts[tag] for tag in REQUIRED if counts[tag] < MIN_HITS}
     assert not missing, f"paths exercised too rarely: {missing}; all counts: {dict(counts)}"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_empty_subpixel_phases_counts_the_phases_no_tap_reaches(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4))
+    k, s, d = (tuple(int(v) for v in rng.integers(1, hi, n)) for hi in (5, 9, 4))
+    # inputs long enough that every phase has output positions
+    g = conv_geometry((1, 1) + (12,) * n, (1, 1) + k, n=n, stride=s, dilation=d, transposed=True)
+    empty = sum(conv_g is None for _, conv_g, _ in conv_ops._subpixel_classes(g))
+    assert conv_ops._empty_subpixel_phases(g) == empty, (k, s, d)
+
+
+@pytest.mark.parametrize("stride,dilation,n", [(1000, 1, 1), (10**5, 2, 1), (97, 3, 2), (20, 1, 3)])
+def test_transposed_conv_with_a_stride_far_beyond_the_kernel(stride, dilation, n):
+    """Most output phases hold only the bias: the scatter path takes it (no Python work per phase)."""
+    rng = np.random.default_rng(stride)
+    x = rng.standard_normal((2, 3) + (4,) * n)
+    w = rng.standard_normal((3, 2) + (3,) * n)
+    b = rng.standard_normal(2)
+    kw = dict(stride=stride, padding=1, dilation=dilation, output_padding=stride - 1)
+    g = conv_geometry(x.shape, w.shape, n=n, transposed=True, **kw)
+    assert conv_ops._empty_subpixel_phases(g) >= conv_ops.SUBPIXEL_MAX_EMPTY_PHASES
+    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    op = getattr(CF, f"conv_transpose{n}d")
+    out = op(xt, wt, b, **kw)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ref = getattr(torch.nn.functional, f"conv_transpose{n}d")(tx, tw, torch.tensor(b), **kw)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grad = rng.standard_normal(out.shape)
+    out.backward(grad)
+    ref.backward(torch.tensor(grad))
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(wt.grad, tw.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -162,6 +162,21 @@ def test_pad_constant_value_many_dims(value):
     np.testing.assert_array_equal(ours, ref)
 
 
+@pytest.mark.parametrize("dtype,value", [(np.float32, 1e300), (np.float32, -1e39), (np.float32, 3.4e38),
+                                         (np.float64, 1e300), (np.float32, np.inf)])
+def test_pad_constant_value_the_dtype_cannot_hold(dtype, value):
+    """A finite fill beyond the dtype's range is an error in torch (not a silent inf)."""
+    x = np.ones((1, 2, 3), dtype)
+    try:
+        ref = F.pad(T(x), (1, 1), value=value).numpy()
+    except RuntimeError as exc:
+        assert "without overflow" in str(exc)
+        with pytest.raises(ValueError, match="cannot be converted to float32 without overflow"):
+            CF.pad(x, (1, 1), value=value)
+    else:
+        np.testing.assert_array_equal(CF.pad(x, (1, 1), value=value), ref)
+
+
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
 def test_pad_constant_keeps_non_float_dtypes(dtype):
     x = (np.arange(24).reshape(2, 3, 4) % 5).astype(dtype)

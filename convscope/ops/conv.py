@@ -141,6 +141,17 @@ SUBPIXEL_MAX_WASTE = 1.5
 #: Sub-pixel phases may run on the input's own rows (each phase's copies then come straight from the
 #: input, with no canvas): measured faster on all but one transposed layer (``docs/benchmarks.md``).
 SUBPIXEL_FLAT = True
+#: Strides far beyond the kernel leave most output phases without a tap (only the bias): from this
+#: many such phases on, the GEMM plus scatter-adds run instead, whose cost follows the kernel, not
+#: ``prod(stride)`` (stride 10**5, kernel 3: 670 ms of Python per phase -> 1 ms).
+SUBPIXEL_MAX_EMPTY_PHASES = 64
+
+
+def _empty_subpixel_phases(g: ConvGeometry) -> int:
+    """Output phases of a transposed convolution that no kernel tap reaches: per dimension, the taps
+    ``t*d`` fall on ``min(k, s / gcd(d, s))`` of the ``s`` residues."""
+    reached = math.prod(min(k, s // math.gcd(d, s)) for k, s, d in zip(g.kernel_size, g.stride, g.dilation))
+    return math.prod(g.stride) - reached
 
 
 def _stacks_taps(g: ConvGeometry, batch: int) -> bool:
@@ -329,8 +340,8 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     samples = rows_plan(g, x.itemsize, x.shape[0]) if finite else None
     if samples is not None:
         return conv_transpose_rows(x, weight, bias, g, samples)
-    classes = _subpixel_classes(g)
-    if finite and all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
+    classes = _subpixel_classes(g) if _empty_subpixel_phases(g) < SUBPIXEL_MAX_EMPTY_PHASES else None
+    if classes is not None and finite and all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
                                                    SUBPIXEL_FLAT and flat_layout_applies(x, conv_g)) is not None
                       for _, conv_g, _ in classes):
         return _conv_transpose_subpixel(x, weight, bias, g, classes)

@@ -142,6 +142,9 @@ def pad(input, pad, mode: str = "constant", value: float | None = None) -> np.nd
                     and limits.min <= fill <= limits.max):
                 raise ValueError(f"{op}: value={value!r} cannot be converted to {x.dtype} without overflow")
             fill = int(fill)
+        elif x.dtype.kind == "f" and isinstance(fill, numbers.Real) and math.isfinite(fill) \
+                and abs(fill) > float(np.finfo(x.dtype).max):  # a finite value that would become inf, as PyTorch checks
+            raise ValueError(f"{op}: value={value!r} cannot be converted to {x.dtype} without overflow")
         out = np.full(new_shape, fill, dtype=x.dtype)
         kept = _kept_region(x.shape, dims, pairs)
         if kept is not None:
