@@ -529,3 +529,25 @@ def test_numpy_scalar_scale_factors_are_numbers(scale_factor):
         assert_matches(CF.interpolate(x, scale_factor=scale_factor, mode=mode),
                        F.interpolate(T(x), scale_factor=scale_factor, mode=mode), np.float64,
                        f"{mode} scale_factor={scale_factor!r}")
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_uint8_images_resize_by_nearest(dims, mode):
+    """torch's nearest modes take uint8 (images); the result keeps the dtype and picks the same samples."""
+    rng = np.random.default_rng(dims)
+    for trial in range(30):
+        n = int(rng.integers(1, 12))
+        x = rng.integers(0, 256, (2, 3) + (n,) * dims).astype(np.uint8)
+        kw = dict(scale_factor=float(rng.integers(1, 60)) / 8) if trial % 3 else dict(size=int(rng.integers(1, 30)))
+        if "scale_factor" in kw and math.floor(n * kw["scale_factor"]) < 1:
+            continue
+        got = CF.interpolate(x, mode=mode, **kw)
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, F.interpolate(torch.from_numpy(x), mode=mode, **kw).numpy(),
+                                      err_msg=f"{mode} {x.shape} {kw}")
+
+
+def test_uint8_needs_a_float_for_the_interpolating_modes():
+    with pytest.raises(TypeError, match="float32 or float64, got uint8"):
+        CF.interpolate(np.zeros((1, 1, 4, 4), np.uint8), scale_factor=2, mode="bilinear")
