@@ -942,7 +942,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         if t.shape != logits.shape:
             raise ValueError(f"cross_entropy: class-probability targets must have the input's shape "
                              f"{logits.shape}, got {t.shape}")
-        if ignore_index != -100:
+        if ignore_index >= 0:  # PyTorch: any negative index means "none" here
             raise ValueError(f"cross_entropy: ignore_index is not supported for class-probability targets, got "
                              f"ignore_index={ignore_index}")
         if w is not None and w.shape != (classes,):

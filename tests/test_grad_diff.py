@@ -1390,3 +1390,15 @@ def test_small_cnn_loss_and_parameter_grads_match_torch():
     out.backward(G)
     tout.backward(torch.from_numpy(G))
     assert_close(xo.grad, xt.grad, "eval", "grad of input")
+
+
+@pytest.mark.parametrize("ignore_index", [-100, -1, -7])
+def test_cross_entropy_probability_targets_take_any_negative_ignore_index(ignore_index):
+    rng = np.random.default_rng(-ignore_index)
+    logits = rng.standard_normal((4, 3))
+    probs = rng.dirichlet(np.ones(3), size=4)
+    ours = convscope.functional.cross_entropy(logits, probs, ignore_index=ignore_index)
+    ref = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(probs), ignore_index=ignore_index)
+    np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="ignore_index is not supported for class-probability targets"):
+        convscope.functional.cross_entropy(logits, probs, ignore_index=0)

@@ -111,3 +111,53 @@ def test_batch_norm_resets_like_torch():
         getattr(ours, reset)(), getattr(theirs, reset)()
         for key, value in theirs.state_dict().items():
             np.testing.assert_array_equal(ours.state_dict()[key], value.numpy(), err_msg=f"{reset}: {key}")
+
+
+def test_a_child_registered_twice_is_one_child():
+    """``children()``/``apply`` skip a module already seen (PyTorch's memo): a shared layer is
+    initialized once, not once per name."""
+    shared, tshared = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    model, tmodel = nn.Sequential(shared, nn.ReLU(), shared), torch.nn.Sequential(tshared, torch.nn.ReLU(), tshared)
+    assert [name for name, _ in model.named_children()] == [name for name, _ in tmodel.named_children()]
+    calls, tcalls = [], []
+    model.apply(lambda m: calls.append(type(m).__name__))
+    tmodel.apply(lambda m: tcalls.append(type(m).__name__))
+    assert calls == tcalls
+
+
+def test_sequential_slices_keep_their_names():
+    from collections import OrderedDict
+    layers = [("a", nn.ReLU), ("b", lambda: nn.Linear(2, 3)), ("c", lambda: nn.Linear(3, 2))]
+    tlayers = [("a", torch.nn.ReLU), ("b", lambda: torch.nn.Linear(2, 3)), ("c", lambda: torch.nn.Linear(3, 2))]
+    for wrap in (lambda pairs: [make() for _, make in pairs], lambda pairs: [OrderedDict((k, m()) for k, m in pairs)]):
+        model, tmodel = nn.Sequential(*wrap(layers)), torch.nn.Sequential(*wrap(tlayers))
+        for index in (slice(1, None), slice(None, 2), slice(None, None, 2), slice(2, 1)):
+            assert list(model[index].state_dict()) == list(tmodel[index].state_dict())
+            assert [n for n, _ in model[index].named_children()] == [n for n, _ in tmodel[index].named_children()]
+        assert type(model[1:]) is nn.Sequential
+
+
+def test_state_dict_without_num_batches_tracked_keeps_the_count():
+    bn, tbn = nn.BatchNorm1d(2, momentum=None), torch.nn.BatchNorm1d(2, momentum=None)
+    x = np.random.default_rng(0).standard_normal((3, 4, 2)).astype(np.float32)
+    for batch in x:
+        bn(batch), tbn(torch.from_numpy(batch))
+    state = {k: v for k, v in bn.state_dict().items() if k != "num_batches_tracked"}
+    result = bn.load_state_dict(state)
+    tresult = tbn.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    assert int(bn.num_batches_tracked) == int(tbn.num_batches_tracked) == 3
+    assert list(result.missing_keys) == list(tresult.missing_keys) == []
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_batch_norm_bias_keyword(affine, bias):
+    """PyTorch 2.13's keyword-only ``bias``: a learned scale without a shift."""
+    bn, tbn = nn.BatchNorm2d(3, affine=affine, bias=bias), torch.nn.BatchNorm2d(3, affine=affine, bias=bias)
+    assert repr(bn) == repr(tbn)
+    assert list(bn.state_dict()) == list(tbn.state_dict())
+    if affine:
+        tbn.weight.data.uniform_(0.5, 2.0)
+    bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal((4, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(bn(x), tbn(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)

@@ -217,8 +217,11 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """Direct submodules, each once (a module registered under two names appears under the first)."""
+        seen: set[int] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator["Module"]:
@@ -361,11 +364,12 @@ class Module:
             if isinstance(getattr(module, "weight", None), UninitializedParameter) and key in state_dict:
                 module.materialize_from_weight(np.shape(state_dict[key]))
         own = self.state_dict()
-        # a checkpoint from before BatchNorm counted its batches: PyTorch starts the count at 0
+        # a checkpoint from before BatchNorm counted its batches (no version metadata): PyTorch keeps
+        # the module's own count and does not call the key missing
         state_dict = dict(state_dict)
         for key, target in own.items():
             if key.endswith("num_batches_tracked") and key not in state_dict:
-                state_dict[key] = np.zeros_like(target)
+                state_dict[key] = target.copy()
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         errors = []

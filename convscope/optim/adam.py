@@ -1,4 +1,4 @@
-"""Adam and AdamW (``torch.optim.Adam``, ``torch.optim.AdamW``), PyTorch's exact update."""
+"""Adam and AdamW (``torch.optim.Adam``, ``torch.optim.AdamW``), PyTorch's update rule (see the package docstring on rounding)."""
 from __future__ import annotations
 
 from typing import Callable

@@ -1,4 +1,4 @@
-"""Stochastic gradient descent with momentum (``torch.optim.SGD``), PyTorch's exact update."""
+"""Stochastic gradient descent with momentum (``torch.optim.SGD``), PyTorch's update rule (see the package docstring on rounding)."""
 from __future__ import annotations
 
 from typing import Callable
