@@ -386,3 +386,37 @@ def test_state_dict_with_batch_norm_has_torch_keys_and_loads_into_torch():
     ref2.eval()
     x = _x((2, 3, 4, 4), seed=5).astype(np.float32)
     np.testing.assert_allclose(ours(x), ref2(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _tensor_method_cases():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((3, 4))
+    a[1, 2] = a[1, 0] = a.min() - 1  # a tie for the minimum
+    return [
+        ("min", a, lambda x: x.min()),
+        ("min dim", a, lambda x: x.min(1)[0] * 2),
+        ("min dim keepdim", a, lambda x: x.min(0, keepdim=True)[0]),
+        ("max dim", a, lambda x: x.max(-1)[0]),
+        ("clone", a, lambda x: x.clone() * 3),
+        ("t", a, lambda x: x.t() @ x),
+        ("expand", a[:, :1], lambda x: x.expand(2, 3, 5) * 1.5),
+        ("expand -1", a[:1], lambda x: x.expand(3, -1)),
+        ("repeat", a, lambda x: x.repeat(2, 1, 3)),
+        ("contiguous", a, lambda x: x.contiguous() + 1),
+        ("rpow", a, lambda x: 2.0 ** x),
+    ]
+
+
+@pytest.mark.parametrize("name,a,fn", _tensor_method_cases(), ids=[c[0] for c in _tensor_method_cases()])
+def test_tensor_methods_match_torch(name, a, fn):
+    x = convscope.Tensor(a.copy(), requires_grad=True)
+    tx = torch.tensor(a, requires_grad=True)
+    out, tout = fn(x), fn(tx)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(1).standard_normal(tout.shape)
+    out.backward(g)
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    if name.startswith("min dim"):
+        dim, keep = (1, False) if name == "min dim" else (0, True)
+        np.testing.assert_array_equal(x.min(dim, keepdim=keep)[1].data, tx.min(dim, keepdim=keep)[1].numpy())

@@ -15,7 +15,7 @@ from ..ops._arrays import silent_float_errors
 from .tensor import Tensor, as_data, make_result, unbroadcast
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
-           "sum", "mean", "var", "max", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+           "sum", "mean", "var", "max", "min", "clone", "expand", "repeat", "t", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
            "getitem", "cat", "stack", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "take_along_dim", "where", "clamp", "hardtanh", "tensor", "zeros", "ones", "randn"]
 
@@ -217,16 +217,17 @@ def var(a, dim=None, unbiased: bool = True, keepdim: bool = False) -> Tensor:
                        lambda g: (_expand_back(g, x.shape, axes, keepdim) * 2 * centred / denominator,), "VarBackward")
 
 
-def max(a, dim=None, keepdim: bool = False):
-    """Largest element (gradient shared evenly among ties), or with ``dim`` a ``(values, indices)``
-    pair whose gradient flows to the first maximum, as ``torch.max``."""
+def _extreme(a, dim, keepdim: bool, largest: bool):
+    """:func:`max` / :func:`min`: the whole tensor's extreme (gradient shared evenly among ties), or
+    with ``dim`` a ``(values, indices)`` pair whose gradient flows to the first extreme."""
     x = _t(a)
+    op = "MaxBackward" if largest else "MinBackward"
     if dim is None:
-        out = x.max()
+        out = x.max() if largest else x.min()
         hit = x == out
-        return make_result(np.asarray(out), (a,), lambda g: (hit * (g / hit.sum()),), "MaxBackward")
+        return make_result(np.asarray(out), (a,), lambda g: (hit * (g / hit.sum()),), op)
     axis = dim % x.ndim
-    idx = np.argmax(x, axis=axis)
+    idx = np.argmax(x, axis=axis) if largest else np.argmin(x, axis=axis)
     values = np.take_along_axis(x, np.expand_dims(idx, axis), axis)
 
     def backward(g):
@@ -234,8 +235,19 @@ def max(a, dim=None, keepdim: bool = False):
         np.put_along_axis(grad, np.expand_dims(idx, axis), g if keepdim else np.expand_dims(g, axis), axis)
         return (grad,)
     out_values = values if keepdim else np.squeeze(values, axis)
-    return MaxResult(make_result(out_values, (a,), backward, "MaxBackward"),
+    return MaxResult(make_result(out_values, (a,), backward, op),
                      Tensor(idx if not keepdim else np.expand_dims(idx, axis)))
+
+
+def max(a, dim=None, keepdim: bool = False):
+    """Largest element (gradient shared evenly among ties), or with ``dim`` a ``(values, indices)``
+    pair whose gradient flows to the first maximum, as ``torch.max``."""
+    return _extreme(a, dim, keepdim, largest=True)
+
+
+def min(a, dim=None, keepdim: bool = False):
+    """Smallest element, or with ``dim`` ``(values, indices)``, as ``torch.min`` (see :func:`max`)."""
+    return _extreme(a, dim, keepdim, largest=False)
 
 
 # -- shape ------------------------------------------------------------------------------------
@@ -261,6 +273,55 @@ def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(a, (1,))
     shape = x.shape[:start] + (int(np.prod(x.shape[start:end + 1])),) + x.shape[end + 1:]
     return reshape(a, shape)
+
+
+def clone(a) -> Tensor:
+    """A copy that stays in the graph (``torch.clone``)."""
+    return make_result(_t(a).copy(), (a,), lambda g: (g,), "CloneBackward")
+
+
+def _sizes(sizes) -> tuple[int, ...]:
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
+
+
+def expand(a, *sizes) -> Tensor:
+    """A broadcast view to ``sizes`` (-1 keeps a dimension; new dimensions lead), as ``Tensor.expand``;
+    the gradient sums over the broadcast dimensions."""
+    x = _t(a)
+    sizes = _sizes(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's dimensions "
+                         f"({x.ndim})")
+    shape = tuple(x.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
+    if any(size < 0 for size in shape) or any(old != 1 and old != new for old, new in zip(x.shape, shape[lead:])):
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes}")
+    return make_result(np.broadcast_to(x, shape), (a,), lambda g: (unbroadcast(g, x.shape),), "ExpandBackward")
+
+
+def repeat(a, *repeats) -> Tensor:
+    """Tile the tensor ``repeats`` times per dimension (extra repeats add leading dimensions), as
+    ``Tensor.repeat``; the gradient sums the tiles."""
+    x = _t(a)
+    repeats = _sizes(repeats)
+    if len(repeats) < x.ndim:
+        raise ValueError(f"repeat: the number of repeats ({len(repeats)}) must be at least the tensor's dimensions "
+                         f"({x.ndim})")
+    base = (1,) * (len(repeats) - x.ndim) + x.shape
+    out = np.tile(x.reshape(base), repeats)
+
+    def backward(g):
+        tiles = g.reshape(tuple(v for r, b in zip(repeats, base) for v in (r, b)))
+        return (tiles.sum(axis=tuple(range(0, 2 * len(base), 2))).reshape(x.shape),)
+    return make_result(out, (a,), backward, "RepeatBackward")
+
+
+def t(a) -> Tensor:
+    """The transpose of a matrix (0-d and 1-d tensors unchanged), as ``Tensor.t``."""
+    x = _t(a)
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dimensions, got {x.ndim}")
+    return permute(a, tuple(reversed(range(x.ndim))))
 
 
 def permute(a, *dims) -> Tensor:
@@ -440,7 +501,10 @@ def _bind():
     T.__hash__ = lambda s: id(s)
     T.__bool__ = _truth
     T.exp, T.log, T.sqrt, T.abs, T.sign = exp, log, sqrt, abs, sign
-    T.sum, T.mean, T.var, T.max = sum, mean, var, max
+    T.sum, T.mean, T.var, T.max, T.min = sum, mean, var, max, min
+    T.clone, T.expand, T.repeat, T.t = clone, expand, repeat, t
+    T.contiguous = lambda s: s
+    T.__rpow__ = lambda s, o: pow(o, s)
     T.reshape = reshape
     T.view = reshape
     T.flatten, T.permute, T.transpose, T.squeeze, T.unsqueeze = flatten, permute, transpose, squeeze, unsqueeze
