@@ -6,13 +6,15 @@ set of formulas.
 """
 from __future__ import annotations
 
+import math
 import runpy
 from pathlib import Path
 
 from . import arith, nn
 from .summary import ModelSummary, summary
 
-__all__ = ["parse_shape", "parse_sizes", "layer_for", "shape_report", "load_model", "SHAPE_OPS", "CalcError"]
+__all__ = ["parse_shape", "parse_sizes", "layer_for", "plan_layer", "check_work", "shape_report", "load_model",
+           "SHAPE_OPS", "CalcError", "MAX_RUN_ELEMENTS", "MAX_RUN_MACS"]
 
 
 class CalcError(ValueError):
@@ -46,6 +48,90 @@ def parse_sizes(value):
     return value
 
 
+#: The calculator, ``explain``, ``animate`` and the web API run the layer they describe once, on real
+#: arrays.  These bound that work, checked from the formulas before anything is allocated: the
+#: elements of the input, the weight and the output, and the multiply-accumulates.  A request beyond
+#: them is refused with the numbers (never a MemoryError, or minutes of work).
+MAX_RUN_ELEMENTS = 2**26
+MAX_RUN_MACS = 2**34
+
+
+def check_work(what: str, input_shape, output_shape, macs: int = 0, weight_elements: int = 0,
+               max_elements: int = MAX_RUN_ELEMENTS, max_macs: int = MAX_RUN_MACS) -> None:
+    """Raise :class:`CalcError` if running ``what`` once would exceed the limits above."""
+    for name, count in (("input", math.prod(input_shape)), ("weight", weight_elements),
+                        ("output", math.prod(output_shape))):
+        if count > max_elements:
+            raise CalcError(f"{what}: the {name} would have {count:,} elements, more than this tool runs "
+                            f"({max_elements:,}); output shape {tuple(output_shape)}")
+    if macs > max_macs:
+        raise CalcError(f"{what}: {macs:,} multiply-accumulates (or window reads), more than this tool runs "
+                        f"({max_macs:,})")
+
+
+def _given(value, default):
+    """``value`` unless it was not given (None): a 0 is kept, for the layer to reject."""
+    return default if value is None else value
+
+
+def plan_layer(op: str, input_shape: tuple[int, ...], out_channels: int | None = None, kernel=None, stride=None,
+               padding=None, dilation=None, groups: int = 1, output_padding=None, ceil_mode: bool = False,
+               scale_factor=None, size=None, **_) -> dict:
+    """Output shape, weight elements and MACs of a ``convscope shape`` request, from ``convscope.arith``
+    alone (nothing allocated); validates the arguments as the layer would (``CalcError``)."""
+    if op not in SHAPE_OPS:
+        raise CalcError(f"unknown operation {op!r}; choose one of {', '.join(SHAPE_OPS)}")
+    if op == "upsample":  # interpolate: (N, C, *spatial) with 1 to 3 spatial dimensions
+        n = len(input_shape) - 2
+        if n not in (1, 2, 3):
+            raise CalcError(f"upsample needs an input of 3 to 5 dimensions (N x C x spatial), got "
+                            f"{'x'.join(map(str, input_shape))}")
+    else:
+        n = int(op[-2])
+        if len(input_shape) not in (n + 1, n + 2):
+            raise CalcError(f"{op} needs an input of {n + 2} dimensions (N x C x {' x '.join('DHW'[3 - n:])}), "
+                            f"got {'x'.join(map(str, input_shape))}")
+    batched = len(input_shape) == n + 2
+    lead, spatial = tuple(input_shape[:-n]), tuple(input_shape[-n:])
+    try:
+        if op.startswith("conv"):
+            if kernel is None:
+                raise CalcError(f"{op} needs --kernel")
+            transposed = "transpose" in op
+            kernel = arith.ntuple(parse_sizes(kernel), n, "kernel")
+            c_in, c_out = lead[-1], _given(out_channels, lead[-1])
+            if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+                raise CalcError(f"groups must be a positive integer, got {groups!r}")
+            if c_out < 1 or c_in % groups or c_out % groups:
+                raise CalcError(f"out_channels={c_out} and the input's {c_in} channels must be positive and "
+                                f"divisible by groups={groups}")
+            weight = ((c_in, c_out // groups) if transposed else (c_out, c_in // groups)) + kernel
+            g = arith.conv_geometry(input_shape, weight, n=n, stride=_given(parse_sizes(stride), 1),
+                                    padding=_given(parse_sizes(padding), 0), dilation=_given(parse_sizes(dilation), 1),
+                                    groups=groups, output_padding=_given(parse_sizes(output_padding), 0),
+                                    transposed=transposed, op=op)
+            batch = input_shape[0] if batched else 1
+            macs = (arith.conv_transpose_macs(c_in, c_out, kernel, spatial, groups, batch) if transposed
+                    else arith.conv_macs(c_in, c_out, kernel, g.output_size, groups, batch))
+            return {"output_shape": lead[:-1] + (c_out,) + g.output_size, "weight_elements": math.prod(weight),
+                    "macs": macs}
+        if op.startswith(("max_pool", "avg_pool")):
+            if kernel is None:
+                raise CalcError(f"{op} needs --kernel")
+            g = arith.pool_geometry(spatial, parse_sizes(kernel), parse_sizes(stride), _given(parse_sizes(padding), 0),
+                                    _given(parse_sizes(dilation), 1), ceil_mode, op=op)
+            return {"output_shape": lead + g.output_size, "weight_elements": 0,
+                    "macs": math.prod(lead + g.output_size) * math.prod(g.kernel_size)}
+        if scale_factor is None and size is None:
+            raise CalcError("upsample needs --scale-factor or --size")
+        out = arith.interpolate_output_shape(spatial, parse_sizes(size), scale_factor, op)
+        return {"output_shape": lead + out, "weight_elements": 0, "macs": math.prod(lead + out) * 4 ** n}
+    except CalcError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise CalcError(str(error)) from None
+
+
 def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = None, kernel=None, stride=None,
               padding=None, dilation=None, groups: int = 1, output_padding=None, bias: bool = True,
               ceil_mode: bool = False, scale_factor=None, size=None, mode: str = "nearest",
@@ -64,25 +150,32 @@ def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = 
         if kernel is None:
             raise CalcError(f"{op} needs --kernel")
         cls = getattr(nn, ("ConvTranspose" if "transpose" in op else "Conv") + f"{n}d")
-        kwargs = dict(stride=stride or 1, padding=0 if padding is None else padding, dilation=dilation or 1,
+        kwargs = dict(stride=_given(stride, 1), padding=_given(padding, 0), dilation=_given(dilation, 1),
                       groups=groups, bias=bias)
         if "transpose" in op:
-            kwargs["output_padding"] = output_padding or 0
-        return cls(channels, out_channels or channels, kernel, **kwargs)
+            kwargs["output_padding"] = _given(output_padding, 0)
+        return cls(channels, _given(out_channels, channels), kernel, **kwargs)
     if op.startswith("max_pool") or op.startswith("avg_pool"):
         if kernel is None:
             raise CalcError(f"{op} needs --kernel")
         if op.startswith("max_pool"):
-            return getattr(nn, f"MaxPool{n}d")(kernel, stride, padding or 0, dilation or 1, ceil_mode=ceil_mode)
-        return getattr(nn, f"AvgPool{n}d")(kernel, stride, padding or 0, ceil_mode=ceil_mode)
+            return getattr(nn, f"MaxPool{n}d")(kernel, stride, _given(padding, 0), _given(dilation, 1),
+                                               ceil_mode=ceil_mode)
+        if _given(dilation, 1) != 1:
+            raise CalcError(f"{op} has no dilation (PyTorch's average pooling takes none), got --dilation {dilation}")
+        return getattr(nn, f"AvgPool{n}d")(kernel, stride, _given(padding, 0), ceil_mode=ceil_mode)
     if scale_factor is None and size is None:
         raise CalcError("upsample needs --scale-factor or --size")
     return nn.Upsample(size=parse_sizes(size), scale_factor=scale_factor, mode=mode, align_corners=align_corners)
 
 
-def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", **options) -> dict:
+def shape_report(op: str, input_shape: tuple[int, ...], dtype: str = "float32", max_elements: int = MAX_RUN_ELEMENTS,
+                 max_macs: int = MAX_RUN_MACS, **options) -> dict:
     """Output shape, parameters, MACs, FLOPs, receptive field and the output-size derivation of one
-    layer: the object that ``convscope shape --json`` prints and ``GET /api/shape`` returns."""
+    layer: the object that ``convscope shape --json`` prints and ``GET /api/shape`` returns.  The
+    layer runs once on zeros, within ``max_elements`` and ``max_macs`` (:func:`check_work`)."""
+    plan = plan_layer(op, input_shape, **options)
+    check_work(op, input_shape, plan["output_shape"], plan["macs"], plan["weight_elements"], max_elements, max_macs)
     layer = layer_for(op, input_shape, **options)
     try:
         result = summary(layer, input_shape, dtype)

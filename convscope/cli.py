@@ -249,12 +249,24 @@ def _values(kind: str, shape, rng) -> np.ndarray:
     return np.round(rng.standard_normal(shape), 2)
 
 
+#: ``explain`` traces in Python, cell by cell: its layers stay small.
+EXPLAIN_MAX_ELEMENTS = 2**20
+EXPLAIN_MAX_MACS = 2**26
+
+
 def _run_explain(args) -> int:
     from . import calc, explain
     try:
         shape = calc.parse_shape(args.input)
         if int(np.prod(shape)) > 4096:
             raise calc.CalcError(f"explain traces small layers: --input {args.input} has more than 4096 elements")
+        # the trace runs the layer on these values: bound its work from the formulas first
+        plan = calc.plan_layer(args.op, shape, out_channels=args.out_channels, kernel=args.kernel, stride=args.stride,
+                               padding=args.padding, dilation=args.dilation, groups=args.groups,
+                               output_padding=args.output_padding, ceil_mode=args.ceil_mode,
+                               scale_factor=args.scale_factor, size=args.size)
+        calc.check_work(f"explain {args.op}", shape, plan["output_shape"], plan["macs"], plan["weight_elements"],
+                        max_elements=EXPLAIN_MAX_ELEMENTS, max_macs=EXPLAIN_MAX_MACS)
         if args.op == "upsample":
             x = _values(args.values, shape, np.random.default_rng(args.seed))
             print(explain.explain_upsample(x, calc.parse_sizes(args.size), args.scale_factor, args.mode,
@@ -273,15 +285,15 @@ def _run_explain(args) -> int:
         x = _values(args.values, shape, rng)
         if args.op.startswith("conv"):
             kernel = arith.ntuple(sizes["kernel"], n, "kernel")
-            c_in, c_out, groups = shape[1], args.out_channels or shape[1], args.groups
+            c_in, c_out, groups = shape[1], plan["output_shape"][1], args.groups
             transposed = "transpose" in args.op
             if c_in % groups or c_out % groups:
                 raise calc.CalcError(f"--groups {groups} must divide the input channels {c_in} and output "
                                      f"channels {c_out}")
             w_shape = ((c_in, c_out // groups) if transposed else (c_out, c_in // groups)) + kernel
             w = _values(args.weights, w_shape, rng) + (1 if args.weights == "arange" else 0)
-            common = dict(stride=sizes["stride"] or 1, padding=sizes["padding"] or 0, dilation=sizes["dilation"] or 1,
-                          groups=groups)
+            common = dict(stride=calc._given(sizes["stride"], 1), padding=calc._given(sizes["padding"], 0),
+                          dilation=calc._given(sizes["dilation"], 1), groups=groups)
             if transposed:
                 text = explain.explain_conv_transpose(x, w, output_padding=sizes["output_padding"] or 0, **common)
             else:
@@ -290,10 +302,10 @@ def _run_explain(args) -> int:
             text += (f"\n\nweights for {c_in} -> {c_out} channels with a {'x'.join(map(str, kernel))} kernel "
                      f"(no bias):\n" + "\n".join(f"  {label:<26}{count:>10,}" for label, count in rows))
         else:
-            text = explain.explain_pool(x, args.op[:3], sizes["kernel"], sizes["stride"], sizes["padding"] or 0,
-                                        sizes["dilation"] or 1, args.ceil_mode, not args.exclude_pad,
-                                        max_outputs=args.max_steps)
-    except (calc.CalcError, ValueError, TypeError) as error:
+            text = explain.explain_pool(x, args.op[:3], sizes["kernel"], sizes["stride"],
+                                        calc._given(sizes["padding"], 0), calc._given(sizes["dilation"], 1),
+                                        args.ceil_mode, not args.exclude_pad, max_outputs=args.max_steps)
+    except (calc.CalcError, ValueError, TypeError, MemoryError) as error:
         print(f"convscope explain: {error}", file=sys.stderr)
         return 2
     print(text)
@@ -312,11 +324,15 @@ def _run_animate(args) -> int:
     except ImportError as error:
         print(f"convscope animate: needs Pillow: pip install 'convscope[plot]' ({error})", file=sys.stderr)
         return 2
-    except (CalcError, ValueError, TypeError) as error:
+    except (CalcError, ValueError, TypeError, MemoryError, OSError) as error:
         print(f"convscope animate: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path}: {len(anim)} frames")
     return 0
+
+
+#: Largest receptive field (offsets) ``gridding`` maps and prints.
+GRIDDING_MAX_FIELD = 2**16
 
 
 def _run_gridding(args) -> int:
@@ -327,6 +343,11 @@ def _run_gridding(args) -> int:
     except ValueError:
         print(f"convscope gridding: --dilations must be positive ints like 2,2,2 and --kernel positive, got "
               f"{args.dilations!r} and {args.kernel}", file=sys.stderr)
+        return 2
+    field = 1 + sum((args.kernel - 1) * r for r in rates)
+    if field > GRIDDING_MAX_FIELD:
+        print(f"convscope gridding: a receptive field of {field:,} offsets is more than this tool maps "
+              f"({GRIDDING_MAX_FIELD:,})", file=sys.stderr)
         return 2
     paths = arith.gridding_map([(args.kernel, 1, r) for r in rates])
     holes = [int(i) for i in np.nonzero(paths == 0)[0]]
@@ -385,7 +406,7 @@ def _run_calculator(args) -> int:
                     print(f"  kernel={d['kernel_size']} stride={d['stride']} padding={d['padding']} "
                           f"dilation={d['dilation']}{extra}   o = {d['formula'].replace('i', str(args.input), 1)} "
                           f"= {args.output}")
-    except (calc.CalcError, ValueError, TypeError) as error:
+    except (calc.CalcError, ValueError, TypeError, MemoryError) as error:
         print(f"convscope {args.command}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -168,8 +168,18 @@ def explain_upsample(x: np.ndarray, size=None, scale_factor=None, mode: str = "n
     output_size = out.shape[2:]
     factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
     scales = (None,) * n if size is not None else tuple(float(f) for f in factors)
-    taps = {axis: (idx, w) for axis, idx, w in _taps_per_dim(x.shape, output_size, mode, bool(align_corners),
-                                                             scales, False, x.dtype)}
+    if mode == "area":  # adaptive average pooling: window j of a dimension averages [start, end)
+        taps = {}
+        for j, (i, o) in enumerate(zip(x.shape[2:], output_size)):
+            windows = arith.adaptive_windows(i, o)
+            width = max(end - start for start, end in windows)
+            idx = np.array([[min(start + k, end - 1) for start, end in windows] for k in range(width)])
+            w = np.array([[1.0 / (end - start) if start + k < end else 0.0 for start, end in windows]
+                          for k in range(width)])
+            taps[2 + j] = (idx, w)
+    else:
+        taps = {axis: (idx, w) for axis, idx, w in _taps_per_dim(x.shape, output_size, mode, bool(align_corners),
+                                                                 scales, False, x.dtype)}
     lines = [f"interpolate ({mode}{', align_corners' if align_corners else ''}): input {x.shape} -> {out.shape}",
              "", "input (channel 0):", _grid(x[0, 0]), "", "each output element of channel 0 "
              "(source index: weight):"]

@@ -44,8 +44,8 @@ def pool_size_derivation(i: int, k: int, s: int, p: int, d: int, ceil_mode: bool
     text = (f"o = {rounding}((i + 2p - d*(k-1) - 1) / s) + 1 = {rounding}(({i} + 2*{p} - {d}*({k}-1) - 1) / {s}) + 1"
             f" = {rounding}({numerator} / {s}) + 1 = {raw}")
     if raw != o:
-        text += (f"; the last window would start at {(raw - 1) * s - p} >= i + p = {i + p} (inside the right "
-                 f"padding), so it is dropped: o = {o}")
+        text += (f"; the last window would start at (o-1)*s = {(raw - 1) * s} >= i + p = {i + p} in padded "
+                 f"coordinates (inside the right padding), so it is dropped: o = {o}")
     return text
 
 

@@ -93,17 +93,18 @@ def design(input_size: int, output_size: int, op: str = "conv", kernel=(1, 7), s
                                 found.append(Design("transposed", k, s, p, d, out_pad))
     found.sort(key=lambda x: (x.kernel_size, x.stride, x.dilation, x.padding, x.output_padding))
     if not found:
-        raise DesignError(_explain_failure(input_size, output_size, op, kernels, strides, paddings, dilations))
+        raise DesignError(_explain_failure(input_size, output_size, op, kernels, strides, paddings, dilations,
+                                           output_paddings))
     return found[:limit]
 
 
-def _explain_failure(i, o, op, kernels, strides, paddings, dilations) -> str:
+def _explain_failure(i, o, op, kernels, strides, paddings, dilations, output_paddings) -> str:
     if op == "conv":
         reach = sorted({conv_output_size(i, k, s, p, d) for k in kernels for s in strides for p in paddings
                         for d in dilations})
-    else:
-        reach = sorted({conv_transpose_output_size(i, k, s, p, 0, d) for k in kernels for s in strides
-                        for p in paddings for d in dilations})
+    else:  # output_padding (below the stride or the dilation) reaches sizes past the plain ones
+        reach = sorted({conv_transpose_output_size(i, k, s, p, q, d) for k in kernels for s in strides
+                        for p in paddings for d in dilations for q in output_paddings if q == 0 or q < s or q < d})
     reach = [r for r in reach if r >= 1]
     lo, hi = (reach[0], reach[-1]) if reach else (None, None)
     where = "above" if hi is not None and o > hi else "below" if lo is not None and o < lo else "between"

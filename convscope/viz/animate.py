@@ -11,6 +11,7 @@ output cells already computed, and cells a ceil_mode window hangs over beyond th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,10 +109,21 @@ def _layout(panels: list[Panel]) -> list[Panel]:
 
 
 def _fmt(value) -> str:
+    """A cell's number in at most 5 characters (6 for tiny negatives), never cut: integers up to
+    9999 exactly, others to 2 significant digits below 10, to the unit below 10^4, then with k/M/G."""
     value = float(value)
-    if value.is_integer() and abs(value) < 1000:
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 10**4:
         return str(int(value))
-    return f"{value:.2g}" if abs(value) < 10 else f"{value:.0f}"
+    if abs(value) < 10:
+        return f"{value:.0e}" if abs(value) < 0.01 else f"{value:.2g}"
+    if abs(value) < 10**4:
+        return f"{value:.0f}"
+    for suffix, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if abs(value) < 999.5 * scale:
+            return f"{value / scale:.0f}{suffix}"
+    return f"{value:.0e}"
 
 
 def _values_grid(array: np.ndarray) -> list[list[str]]:
@@ -145,7 +157,7 @@ class Animation:
                                    outline=COLORS["grid"])
                     text = panel.texts[r][c]
                     if text:
-                        draw.text((x + 4, y + CELL // 2 - 6), text[:5], fill=COLORS["text"])
+                        draw.text((x + 4, y + CELL // 2 - 6), text, fill=COLORS["text"])
         return image
 
     def frame_size(self) -> tuple[int, int]:
@@ -248,7 +260,11 @@ function draw() {
       const x = x0 + c * CELL, y = 24 + r * CELL;
       ctx.fillStyle = anim.colors[p.colors[r][c]]; ctx.fillRect(x, y, CELL, CELL);
       ctx.strokeStyle = "#5a5a5a"; ctx.strokeRect(x, y, CELL, CELL);
-      if (p.texts[r][c]) { ctx.fillStyle = "#111"; ctx.fillText(p.texts[r][c].slice(0, 4), x + 3, y + 16); }
+      const t = p.texts[r][c];
+      if (t) {  // the whole number, in a font small enough for the cell
+        ctx.font = `${Math.min(11, Math.floor((CELL - 4) / (0.62 * t.length)))}px monospace`;
+        ctx.fillStyle = "#111"; ctx.fillText(t, x + 2, y + 16); ctx.font = "11px monospace";
+      }
     }
     x0 += widths[i] + CELL;
   });
@@ -584,6 +600,9 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
         x = np.ones(shape)
     k = arith.ntuple(kernel_size, len(shape), "kernel_size")
     w = np.round(rng.standard_normal(k), 1) if values == "random" else np.ones(k)
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_ARGUMENT:
+            raise ValueError(f"animate: {name} must be an integer from 1 to {MAX_ARGUMENT}, got {value!r}")
     if op == "conv2d" and (in_channels, out_channels, groups) != (1, 1, 1):
         if in_channels * int(np.prod(shape)) > 400:
             raise ValueError(f"animate: {in_channels} channels of {shape} are more than 400 cells")
@@ -595,11 +614,11 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
             np.ones((in_channels,) + shape)
         ws = np.round(rng.standard_normal((out_channels, in_channels // groups) + k), 1) if values == "random" \
             else np.ones((out_channels, in_channels // groups) + k)
-        return animate_grouped_conv(xs, ws, stride or 1, padding, dilation, groups)
+        return animate_grouped_conv(xs, ws, 1 if stride is None else stride, padding, dilation, groups)
     if op in ("conv1d", "conv2d"):
-        return animate_conv(x, w, stride or 1, padding, dilation)
+        return animate_conv(x, w, 1 if stride is None else stride, padding, dilation)
     if op == "conv_transpose2d":
-        return animate_conv_transpose(x, w, stride or 1, padding, output_padding, dilation, view)
+        return animate_conv_transpose(x, w, 1 if stride is None else stride, padding, output_padding, dilation, view)
     if op in ("max_pool2d", "avg_pool2d"):
         return animate_pool(x, op[:3], kernel_size, stride, padding, dilation, ceil_mode)
     if op == "max_unpool2d":

@@ -34,6 +34,8 @@ __all__ = ["ApiError", "handle_api", "make_server", "serve", "KERNEL_PRESETS", "
 MAX_UPLOAD_BYTES = 2 * 2**20
 MAX_IMAGE_SIDE = 512
 MAX_SHAPE_ELEMENTS = 2**22   # the shape report runs the layer once on zeros: keep that cheap
+MAX_SHAPE_MACS = 2**31       # ... in input, weight and output elements, and multiply-accumulates
+MAX_FEATURE_PADDING = 64
 MAX_GROWTH = 64               # largest stride of a transposed convolution / upsampling factor per dimension
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/index.html": ("index.html", "text/html; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"), "/style.css": ("style.css", "text/css")}
@@ -90,7 +92,7 @@ def _shape(query) -> dict:
         if math.prod(size if isinstance(size, tuple) else (size,) * (len(shape) - 2)) * math.prod(shape[:2]) \
                 > MAX_SHAPE_ELEMENTS * MAX_GROWTH:
             raise ApiError(413, f"output size {size} is too large for the explorer")
-    return shape_report(op, shape, **options)
+    return shape_report(op, shape, max_elements=MAX_SHAPE_ELEMENTS, max_macs=MAX_SHAPE_MACS, **options)
 
 
 def _animation(query) -> dict:
@@ -120,6 +122,8 @@ def _kernel(query) -> np.ndarray:
                             f"got {text!r}") from None
     if kernel.ndim != 2 or not 1 <= kernel.shape[0] <= 15 or not 1 <= kernel.shape[1] <= 15:
         raise ApiError(400, f"kernel must be a rectangular grid of at most 15x15 numbers, got {text!r}")
+    if not np.isfinite(kernel).all() or np.abs(kernel).max() > 1e6:
+        raise ApiError(400, f"kernel values must be finite numbers of magnitude at most 1e6, got {text!r}")
     return kernel
 
 
@@ -154,8 +158,12 @@ def _feature_map(query, body: bytes) -> dict:
     else:
         image = _decode_image(body)
     padding = _one(query, "padding", "same")
-    out = F.conv2d(image[None, None], kernel[None, None], padding=padding if padding in ("same", "valid") else
-                   _number(query, "padding", 0))[0, 0]
+    if padding not in ("same", "valid"):
+        padding = _number(query, "padding", 0)
+        if not 0 <= padding <= MAX_FEATURE_PADDING:
+            raise ApiError(400, f"padding must be 'same', 'valid' or an integer from 0 to {MAX_FEATURE_PADDING}, "
+                                f"got {padding}")
+    out = F.conv2d(image[None, None], kernel[None, None], padding=padding)[0, 0]
     from PIL import Image
     scaled = out - out.min()
     scaled = scaled / scaled.max() if scaled.max() > 0 else scaled
@@ -182,6 +190,8 @@ def handle_api(method: str, path: str, query: dict, body: bytes = b"") -> tuple[
         return error.status, {"error": str(error)}
     except (CalcError, ValueError, TypeError) as error:
         return 400, {"error": str(error)}
+    except MemoryError:  # the limits above should prevent it; the server thread must survive it anyway
+        return 413, {"error": "the request needs more memory than this server has; ask for a smaller layer"}
 
 
 class _Handler(BaseHTTPRequestHandler):

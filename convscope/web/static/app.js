@@ -78,7 +78,11 @@ function draw() {
         ctx.fillStyle = anim.colors[panel.colors[r][c]];
         ctx.fillRect(x, y, CELL, CELL);
         ctx.strokeStyle = "#5a5a5a"; ctx.strokeRect(x, y, CELL, CELL);
-        if (panel.texts[r][c]) { ctx.fillStyle = "#111"; ctx.fillText(panel.texts[r][c].slice(0, 4), x + 3, y + 16); }
+        const text = panel.texts[r][c];
+        if (text) {  // the whole number, in a font small enough for the cell
+          ctx.font = `${Math.min(11, Math.floor((CELL - 4) / (0.62 * text.length)))}px monospace`;
+          ctx.fillStyle = "#111"; ctx.fillText(text, x + 2, y + 16); ctx.font = "11px monospace";
+        }
       }
     }
     x0 += widths[index] + CELL;
