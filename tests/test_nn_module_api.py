@@ -161,3 +161,25 @@ def test_batch_norm_bias_keyword(affine, bias):
     bn.load_state_dict({k: v.numpy() for k, v in tbn.state_dict().items()})
     x = np.random.default_rng(1).standard_normal((4, 3, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(bn(x), tbn(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_sequential_setitem_delitem_add_match_torch():
+    def build(lib):
+        return lib.Sequential(lib.Linear(2, 3), lib.ReLU(), lib.Linear(3, 2), lib.Tanh())
+    for edit in (lambda s, lib: s.__setitem__(1, lib.Sigmoid()), lambda s, lib: s.__delitem__(1),
+                 lambda s, lib: s.__delitem__(slice(0, 2)), lambda s, lib: s.__delitem__(-1)):
+        ours, theirs = build(nn), build(torch.nn)
+        edit(ours, nn), edit(theirs, torch.nn)
+        assert [(n, type(m).__name__) for n, m in ours.named_children()] == \
+            [(n, type(m).__name__) for n, m in theirs.named_children()]
+    ours, theirs = build(nn) + build(nn), build(torch.nn) + build(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+def test_module_to_takes_the_cpu_and_dtypes():
+    conv = nn.Conv2d(1, 2, 3)
+    assert conv.to("cpu") is conv and conv.weight.dtype == np.float32
+    assert conv.to("cpu", np.float64).weight.dtype == np.float64
+    assert conv.to(device="cpu", dtype=np.float32).bias.dtype == np.float32
+    with pytest.raises(ValueError, match="only the CPU"):
+        conv.to("cuda")

@@ -34,6 +34,24 @@ class Sequential(Module):
             return type(self)(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the child at ``index``, keeping its name."""
+        keys = list(self._modules)
+        self.add_module(keys[index], module)
+
+    def __delitem__(self, index) -> None:
+        """Remove children; the rest are numbered ``"0"``, ``"1"``, ... again (as PyTorch)."""
+        keys = list(self._modules)
+        for key in (keys[index] if isinstance(index, slice) else [keys[index]]):
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise TypeError(f"add operator supports only objects of Sequential class, but {type(other).__name__} "
+                            f"is given")
+        return Sequential(*self, *other)
+
     def __len__(self) -> int:
         return len(self._modules)
 

@@ -313,8 +313,22 @@ class Module:
             elif param.grad is not None:
                 param.grad[...] = 0
 
-    def to(self, dtype) -> "Module":
-        """Cast every floating-point parameter and buffer to ``dtype`` (float32 or float64)."""
+    def to(self, *args, **kwargs) -> "Module":
+        """Cast every floating-point parameter and buffer to ``dtype`` (float32 or float64), as
+        ``module.to(dtype)``; ``module.to("cpu")`` / ``.to(device, dtype)`` take the CPU, the only device."""
+        dtype, devices = kwargs.pop("dtype", None), [kwargs.pop("device", None)]
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, str) or type(arg).__name__ == "device":
+                devices.append(arg)
+            else:
+                dtype = arg
+        for device in devices:
+            if device is not None and str(device) not in ("cpu", "cpu:0"):
+                raise ValueError(f"to(): only the CPU is available, got device {device!r}")
+        if dtype is None:
+            return self
         dtype = _resolve_dtype(dtype)
         for module in self.modules():
             for param in module._parameters.values():
