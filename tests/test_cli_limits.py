@@ -78,6 +78,10 @@ def test_the_web_api_refuses_large_layers_before_running_them():
                        (query(op="conv2d", input="1x3x32x32", kernel=3, stride=0), "non-positive stride")):
         status, body = handle_api("GET", "/api/shape", q)
         assert status == 400 and message in body["error"]
+    for q, message in ((query(op="conv_transpose2d", input="3x3", view="weird"), "view must be"),
+                       (query(op="conv2d", input="3x3", seed=-1), "seed must be a non-negative integer")):
+        status, body = handle_api("GET", "/api/animation", q)
+        assert status == 400 and message in body["error"]
     for q, message in ((query(example="digit", padding=100000), "padding must be"),
                        (query(example="digit", kernel="nan,1;1,1"), "finite"),
                        (query(example="digit", kernel="1e308,1;1,1"), "finite")):

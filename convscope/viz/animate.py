@@ -574,6 +574,10 @@ def animate(op: str, input_size, kernel_size=3, stride=None, padding=0, dilation
     convolutions and to the kernel for pooling, as in PyTorch."""
     if op not in ANIMATED_OPS:
         raise ValueError(f"animate: unknown operation {op!r}; choose one of {', '.join(ANIMATED_OPS)}")
+    if view not in ("scatter", "direct"):
+        raise ValueError(f"animate: view must be 'scatter' or 'direct', got {view!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"animate: seed must be a non-negative integer, got {seed!r}")
     shape = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,) * (1 if op == "conv1d" else 2)
     if op != "conv1d" and len(shape) != 2 or op == "conv1d" and len(shape) != 1:
         raise ValueError(f"animate: {op} needs a {'1' if op == 'conv1d' else '2'}-d input size, got {shape}")
