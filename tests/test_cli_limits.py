@@ -111,3 +111,13 @@ def test_design_failure_counts_output_padding():
                                         (123456, "123k"), (999600, "1M"), (0.004, "4e-03")])
 def test_cell_numbers_fit_without_being_cut(value, text):
     assert _fmt(value) == text
+
+
+def test_gridding_counts_paths_exactly_past_int64():
+    """45 layers of 3 taps: up to 3^45 paths to one offset, past int64 (which wrapped to negatives)."""
+    expected = [1]
+    for _ in range(45):  # the coefficients of (1 + x + x^2)^45, in Python integers
+        expected = [sum(expected[j - t] for t in range(3) if 0 <= j - t < len(expected))
+                    for j in range(len(expected) + 2)]
+    assert [int(v) for v in arith.gridding_map([(3, 1, 1)] * 45)] == expected
+    assert max(expected) > 2**63

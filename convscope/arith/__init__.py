@@ -11,8 +11,9 @@ from .conv import (ConvGeometry, conv_geometry, conv_macs, conv_output_shape, co
 from .derive import (conv_size_derivation, conv_transpose_size_derivation, interpolate_size_derivation,
                      param_derivation, parameter_comparison, pool_size_derivation)
 from .design import Design, DesignError, design, size_preserving_paddings
-from .receptive import (ReceptiveField, gridding_map, grids, hdc_valid, rf_conv, rf_conv_transpose, rf_global,
-                        rf_input, rf_resize, suggest_dilations, transposed_span)
+from .receptive import (Phases, ReceptiveField, gridding_map, grids, hdc_valid, resize_source_step, rf_conv,
+                        rf_conv_transpose, rf_global, rf_input, rf_resize, rf_union, suggest_dilations,
+                        transposed_span)
 from .flops import adaptive_pool_flops, conv_flops, elementwise_flops, pool_flops, resize_flops
 from .dense import batch_norm_param_count, linear_macs, linear_param_count
 from .normalize import PaddingPairs, normalize_padding, ntuple, same_padding
@@ -32,6 +33,6 @@ __all__ = [
     "conv_size_derivation", "conv_transpose_size_derivation", "param_derivation", "parameter_comparison",
     "pool_size_derivation", "interpolate_size_derivation", "Design", "DesignError", "design", "size_preserving_paddings",
     "conv_flops", "elementwise_flops", "pool_flops", "adaptive_pool_flops", "resize_flops",
-    "ReceptiveField", "gridding_map", "grids", "hdc_valid", "rf_conv", "rf_conv_transpose", "rf_global", "rf_input",
-    "rf_resize", "suggest_dilations", "transposed_span",
+    "ReceptiveField", "Phases", "gridding_map", "grids", "hdc_valid", "rf_conv", "rf_conv_transpose", "rf_global",
+    "rf_input", "rf_resize", "rf_union", "resize_source_step", "suggest_dilations", "transposed_span",
 ]
