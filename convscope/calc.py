@@ -246,9 +246,11 @@ def model_summary(spec: str, input_shape: tuple[int, ...], dtype: str = "float32
 def summary_json(result: ModelSummary) -> dict:
     """The ``convscope summary --json`` object."""
     data = result.to_dict()
-    layers = [{key: layer[key] for key in ("name", "type", "output_shape", "params", "macs", "receptive_field")}
+    layers = [{key: layer[key] for key in ("name", "type", "output_shape", "params", "macs", "flops",
+                                           "receptive_field")}
               for layer in data["layers"]]
-    total = {key: data["total"][key] for key in ("params", "trainable_params", "macs", "activation_bytes")}
+    total = {key: data["total"][key] for key in ("params", "trainable_params", "macs", "flops", "activation_bytes",
+                                                 "param_bytes")}
     return {"layers": layers, "total": total}
 
 

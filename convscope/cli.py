@@ -298,7 +298,7 @@ def _run_explain(args) -> int:
                 text = explain.explain_conv_transpose(x, w, output_padding=sizes["output_padding"] or 0, **common)
             else:
                 text = explain.explain_conv(x, w, max_outputs=args.max_steps, **common)
-            rows = arith.parameter_comparison(c_in, c_out, kernel)
+            rows = arith.parameter_comparison(c_in, c_out, kernel, groups=groups if groups > 1 else None)
             text += (f"\n\nweights for {c_in} -> {c_out} channels with a {'x'.join(map(str, kernel))} kernel "
                      f"(no bias):\n" + "\n".join(f"  {label:<26}{count:>10,}" for label, count in rows))
         else:

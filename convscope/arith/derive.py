@@ -79,15 +79,18 @@ def param_derivation(c_in: int, c_out: int, kernel: tuple[int, ...], groups: int
     return f"params = {weight} = {numbers} = {total}"
 
 
-def parameter_comparison(c_in: int, c_out: int, kernel: tuple[int, ...], bias: bool = False) -> list[tuple[str, int]]:
-    """Weights of a standard, a grouped (the largest group count up to 8 dividing both), a
-    depthwise-separable (depthwise ``k`` + pointwise 1x1) and a pointwise convolution for the same channels.
+def parameter_comparison(c_in: int, c_out: int, kernel: tuple[int, ...], bias: bool = False,
+                         groups: int | None = None) -> list[tuple[str, int]]:
+    """Weights of a standard, a grouped (``groups``, or by default the largest group count up to 8
+    dividing both), a depthwise-separable (depthwise ``k`` + pointwise 1x1) and a pointwise
+    convolution for the same channels.
 
     >>> parameter_comparison(64, 128, (3, 3))
     [('standard', 73728), ('grouped (groups=8)', 9216), ('depthwise-separable', 8768), ('pointwise 1x1', 8192)]
     """
     ones = (1,) * len(kernel)
-    groups = max((g for g in range(2, min(c_in, 8) + 1) if c_in % g == 0 and c_out % g == 0), default=1)
+    if groups is None:
+        groups = max((g for g in range(2, min(c_in, 8) + 1) if c_in % g == 0 and c_out % g == 0), default=1)
     rows = [("standard", conv_param_count(c_in, c_out, kernel, 1, bias))]
     if groups > 1:
         rows.append((f"grouped (groups={groups})", conv_param_count(c_in, c_out, kernel, groups, bias)))
