@@ -420,3 +420,34 @@ def test_tensor_methods_match_torch(name, a, fn):
     if name.startswith("min dim"):
         dim, keep = (1, False) if name == "min dim" else (0, True)
         np.testing.assert_array_equal(x.min(dim, keepdim=keep)[1].data, tx.min(dim, keepdim=keep)[1].numpy())
+
+
+def test_in_place_operators_follow_torch():
+    """``p -= lr * p.grad`` under no_grad updates the parameter itself (a manual SGD step); on a
+    leaf that requires grad it is an error; on the graph's tensors the gradient is still right."""
+    model = cnn.Linear(3, 2, dtype=np.float64)
+    weight = model.weight
+    before = weight.data.copy()
+    model(Tensor(np.ones((4, 3)))).sum().backward()
+    with convscope.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    assert model.weight is weight
+    np.testing.assert_allclose(model.weight.data, before - 0.1 * weight.grad)
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x += 1
+    tx = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    y, ty = x * x, tx * tx
+    y += 1
+    ty += 1
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+    plain, alias = Tensor(np.ones(2)), None
+    alias = plain
+    plain += 1
+    np.testing.assert_array_equal(alias.data, [2.0, 2.0])
+    ints = Tensor(np.ones(2, np.int64))
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ints /= 2

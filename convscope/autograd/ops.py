@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..ops._arrays import silent_float_errors
-from .tensor import Tensor, as_data, make_result, unbroadcast
+from .tensor import Tensor, as_data, is_grad_enabled, make_result, unbroadcast
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "sign",
            "sum", "mean", "var", "max", "min", "clone", "expand", "repeat", "t", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
@@ -483,6 +483,10 @@ for _name in __all__:
 
 def _bind():
     T = Tensor
+    T.__iadd__ = _in_place(add, np.add)
+    T.__isub__ = _in_place(sub, np.subtract)
+    T.__imul__ = _in_place(mul, np.multiply)
+    T.__itruediv__ = _in_place(div, np.true_divide)
     T.__add__ = lambda s, o: add(s, o)
     T.__radd__ = lambda s, o: add(o, s)
     T.__sub__ = lambda s, o: sub(s, o)
@@ -519,6 +523,29 @@ def _bind():
     T.T = property(lambda s: permute(s, tuple(reversed(range(s.ndim)))))
     T.float = lambda s: _cast(s, np.float32)
     T.double = lambda s: _cast(s, np.float64)
+
+
+def _in_place(op, ufunc):
+    """``t op= other`` as in PyTorch: in place (other references see the change) where no gradient is
+    being recorded for ``t``, an error on a leaf that requires grad, and on the graph's other tensors
+    a new tensor (the name is rebound; earlier references keep the old values)."""
+    def apply(self: Tensor, other):
+        if is_grad_enabled() and self.requires_grad:
+            if self._node is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            return op(self, other)
+        if is_grad_enabled() and isinstance(other, Tensor) and other.requires_grad:
+            return op(self, other)
+        result = ufunc(self.data, as_data(other))
+        if result.shape != self.data.shape:
+            raise RuntimeError(f"output with shape {self.data.shape} doesn't match the broadcast shape "
+                               f"{result.shape}")
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type "
+                               f"{self.data.dtype}")
+        np.copyto(self.data, result, casting="same_kind")
+        return self
+    return apply
 
 
 def _truth(a: Tensor) -> bool:
