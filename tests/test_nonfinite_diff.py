@@ -444,18 +444,10 @@ INTERP_SPECS = [("x2", dict(scale_factor=2)), ("x3", dict(scale_factor=3)), ("x1
                 ("x1", dict(scale_factor=1.0)), ("x0.5", dict(scale_factor=0.5)), ("x0.3", dict(scale_factor=0.3)),
                 ("same-size", "same"), ("size-up", "up"), ("size-down", "down")]
 
-_FMA_LINEAR = ("torch computes the source position (dst + 0.5) * scale - 0.5 with one rounding (a fused "
-               "multiply-add in its compiled kernel; convscope rounds the product and the difference): for "
-               "scale_factor 3 (scale = float32(1/3)) and dst = 1 it is 1.49e-8 (one-hot input: weight 1.49e-8 on "
-               "input 1), where convscope gets exactly 0. An inf at the second tap then gives "
-               "inf * 1.49e-8 = inf in torch but inf * 0 = NaN in convscope (e.g. interpolate([[[0, inf, 0, 0]]] "
-               "float32, scale_factor=3, mode='linear')[..., 1]: convscope NaN, torch inf); float64 agrees")
-_FMA_CUBIC = ("torch evaluates the float64 source position (1 + 0.5) * fl(1/3) - 0.5 with one rounding (fused "
-              "multiply-add) to -2^-55 = -2.8e-17 for scale_factor 3 and dst 1, so floor() picks taps -2..1 "
-              "(clamped) and never reads input 2; convscope rounds the product first (a tie, to 0.5), so its "
-              "position is exactly 0 and its taps -1..2 read input 2 with weight cubic(2) = 0: an inf there "
-              "gives NaN instead of torch's finite value (e.g. 1x6 input, inf at column 2: output column 1 "
-              "convscope NaN, torch 0.0)")
+# torch computes the source position (dst + 0.5) * scale - 0.5 with one rounding (a fused multiply-add
+# in its compiled kernel); convscope does too (resize._fused_multiply_add).  Rounded twice, scale_factor 3
+# (scale = float32(1/3)), dst 1 gave exactly 0 where torch has 1.49e-8 (float32 linear: an inf at the
+# second tap gave NaN, not inf), and the float64 bicubic position 0 instead of -2^-55 (other taps, NaN).
 _FMA_AA_CUBIC = ("antialiased bicubic, 17 -> 5 columns: input 8 lies (up to an ulp) exactly one filter unit from "
                  "the centres of outputs 1 and 3, where the cubic is 0. torch's weights there are tiny but nonzero "
                  "(one-hot input: float64 2.9e-32 at outputs 1 and 3, float32 8.3e-15 at output 3 -- its compiled "
@@ -475,13 +467,8 @@ def _interp_size(spec, shape):
 
 
 def _interp_known(n, mode, spec_id, align_corners, antialias, dtype):
-    """Reasons for the interpolate discrepancies found by the audit (None: none expected)."""
-    linear = mode in ("linear", "bilinear", "trilinear")
-    if spec_id == "x3" and not align_corners and not antialias:
-        if linear and dtype == np.float32:
-            return _FMA_LINEAR
-        if mode == "bicubic" and dtype == np.float64:
-            return _FMA_CUBIC
+    """Reasons for interpolate discrepancies found by an audit (None: none expected; the fused
+    multiply-add cases above once were)."""
     return None
 
 
@@ -509,10 +496,10 @@ def test_interpolate_nonfinite_matches_torch(shape, mode, spec, align_corners, a
 
 
 @pytest.mark.parametrize("mode,dtype", [
-    param(("linear", np.float32), "linear-float32", _FMA_LINEAR),
+    param(("linear", np.float32), "linear-float32"),
     param(("linear", np.float64), "linear-float64"),
     param(("bicubic", np.float32), "bicubic-float32"),
-    param(("bicubic", np.float64), "bicubic-float64", _FMA_CUBIC)])
+    param(("bicubic", np.float64), "bicubic-float64")])
 def test_interpolate_x3_inf_next_to_an_exact_source_position(mode, dtype):
     """Minimal form of the scale-factor-3 cases: one inf beside an output whose source position is
     mathematically an exact integer."""

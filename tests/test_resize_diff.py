@@ -551,3 +551,14 @@ def test_uint8_images_resize_by_nearest(dims, mode):
 def test_uint8_needs_a_float_for_the_interpolating_modes():
     with pytest.raises(TypeError, match="float32 or float64, got uint8"):
         CF.interpolate(np.zeros((1, 1, 4, 4), np.uint8), scale_factor=2, mode="bilinear")
+
+
+@pytest.mark.parametrize("mode,spatial,scale", [("linear", (15826,), 2.5), ("linear", (9001,), 1.7),
+                                                ("bilinear", (3, 4099), 2.25), ("bicubic", (3, 3001), 1.5)])
+def test_source_positions_round_once_far_from_the_origin(mode, spatial, scale):
+    """torch rounds ``scale * (dst + 0.5) - 0.5`` once (a fused multiply-add); rounded twice, float32
+    weights far from the origin were off by up to 4e-3 (an audit's 1-d linear case at 10,240)."""
+    x = np.random.default_rng(len(spatial)).standard_normal((1, 1) + spatial).astype(np.float32)
+    got = CF.interpolate(x, scale_factor=scale, mode=mode)
+    ref = F.interpolate(T(x), scale_factor=scale, mode=mode).numpy()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
