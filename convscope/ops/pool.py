@@ -247,15 +247,16 @@ def adaptive_max_pool_forward(x: np.ndarray, output_size: tuple[int, ...], retur
         empty = np.zeros(x.shape[:2] + tuple(output_size), dtype=x.dtype)
         return (empty, empty.astype(np.int64)) if return_indices else empty
     values = x
-    flat = _flat_index([np.arange(s) for s in spatial], spatial) if return_indices else None
-    if flat is not None:
-        flat = np.broadcast_to(flat, x.shape)
+    # the flat indices of the input, (1, 1, *in): broadcast against the samples and channels only
+    # where a choice is stored (taking from a broadcast view would copy all of it at every step)
+    flat = _flat_index([np.arange(s) for s in spatial], spatial)[None, None] if return_indices else None
     floating = x.dtype.kind == "f"
     for j in reversed(range(n)):
         axis = 2 + j
         starts, ends = _window_bounds(spatial[j], output_size[j])
         best = np.take(values, starts, axis=axis)
-        best_flat = np.take(flat, starts, axis=axis) if flat is not None else None
+        best_flat = np.broadcast_to(np.take(flat, starts, axis=axis), best.shape).copy() if flat is not None \
+            else None
         shape = [1] * values.ndim
         shape[axis] = output_size[j]
         for r in range(1, int((ends - starts).max())):
