@@ -192,6 +192,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> np
     cols = as_float_array(as_data(input), "input", op)
     if cols.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 2D (unbatched) or 3D (batched) input, got input of shape {cols.shape}")
+    if any(v == 0 for v in cols.shape[-2:]):  # as PyTorch: only the batch may be empty
+        raise ValueError(f"{op}: expected non-zero sizes for every dimension but the batch, got input of shape "
+                         f"{cols.shape}")
     cb = cols if cols.ndim == 3 else cols[None]
     size = ntuple(output_size, 2, "output_size", op)
     kernel, dil, stride_ = ntuple(kernel_size, 2, "kernel_size", op), ntuple(dilation, 2, "dilation", op), \

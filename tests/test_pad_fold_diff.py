@@ -297,3 +297,15 @@ def test_unfold_row_layout():
     ours = CF.unfold(x, (2, 3), padding=1, stride=(2, 1))
     assert ours.shape == (12, 3 * 5)
     assert_same(ours, F.unfold(T(x), (2, 3), padding=1, stride=(2, 1)), "layout")
+
+
+@pytest.mark.parametrize("shape", [(1, 0, 4), (4, 0), (0, 4), (0, 4, 4)])
+def test_fold_empty_dimensions_as_torch(shape):
+    """Only the batch may be empty (torch raises for an empty channel or block dimension)."""
+    try:
+        ref = F.fold(torch.zeros(shape, dtype=torch.float64), (3, 3), 2).numpy()
+    except RuntimeError:
+        with pytest.raises(ValueError, match="non-zero sizes"):
+            CF.fold(np.zeros(shape), (3, 3), 2)
+    else:
+        assert CF.fold(np.zeros(shape), (3, 3), 2).shape == ref.shape
