@@ -279,6 +279,10 @@ def _run_explain(args) -> int:
             raise calc.CalcError(f"{args.op} needs an input of {n + 2} dimensions, got {args.input}")
         sizes = {name: calc.parse_sizes(getattr(args, name)) for name in ("kernel", "stride", "padding", "dilation",
                                                                      "output_padding")}
+        # arguments not given take PyTorch's defaults (a 0 given stays, for the layer to reject);
+        # pooling's stride stays None: the kernel
+        for name, default in (("padding", 0), ("dilation", 1), ("output_padding", 0)):
+            sizes[name] = default if sizes[name] is None else sizes[name]
         if sizes["kernel"] is None:
             raise calc.CalcError(f"{args.op} needs --kernel")
         rng = np.random.default_rng(args.seed)
@@ -292,19 +296,19 @@ def _run_explain(args) -> int:
                                      f"channels {c_out}")
             w_shape = ((c_in, c_out // groups) if transposed else (c_out, c_in // groups)) + kernel
             w = _values(args.weights, w_shape, rng) + (1 if args.weights == "arange" else 0)
-            common = dict(stride=calc._given(sizes["stride"], 1), padding=calc._given(sizes["padding"], 0),
-                          dilation=calc._given(sizes["dilation"], 1), groups=groups)
+            common = dict(stride=1 if sizes["stride"] is None else sizes["stride"], padding=sizes["padding"],
+                          dilation=sizes["dilation"], groups=groups)
             if transposed:
-                text = explain.explain_conv_transpose(x, w, output_padding=sizes["output_padding"] or 0, **common)
+                text = explain.explain_conv_transpose(x, w, output_padding=sizes["output_padding"], **common)
             else:
                 text = explain.explain_conv(x, w, max_outputs=args.max_steps, **common)
             rows = arith.parameter_comparison(c_in, c_out, kernel, groups=groups if groups > 1 else None)
             text += (f"\n\nweights for {c_in} -> {c_out} channels with a {'x'.join(map(str, kernel))} kernel "
                      f"(no bias):\n" + "\n".join(f"  {label:<26}{count:>10,}" for label, count in rows))
         else:
-            text = explain.explain_pool(x, args.op[:3], sizes["kernel"], sizes["stride"],
-                                        calc._given(sizes["padding"], 0), calc._given(sizes["dilation"], 1),
-                                        args.ceil_mode, not args.exclude_pad, max_outputs=args.max_steps)
+            text = explain.explain_pool(x, args.op[:3], sizes["kernel"], sizes["stride"], sizes["padding"],
+                                        sizes["dilation"], args.ceil_mode, not args.exclude_pad,
+                                        max_outputs=args.max_steps)
     except (calc.CalcError, ValueError, TypeError, MemoryError) as error:
         print(f"convscope explain: {error}", file=sys.stderr)
         return 2
