@@ -224,10 +224,9 @@ NEAREST_ROUNDING = [
     ("nearest", "float64", (18,), dict(size=66)), ("nearest", "float64", (21,), dict(size=77)),
     ("nearest", "float64", (26,), dict(size=46)), ("nearest", "float64", (30,), dict(size=22)),
     ("nearest", "float64", (6,), dict(size=74)), ("nearest", "float64", (14,), dict(size=46)),
-    pytest.param("nearest-exact", "float32", (2,), dict(size=41), marks=pytest.mark.xfail(strict=True, reason=(
-        "known 1-ulp rounding difference: torch's 1-d float32 nearest-exact kernel picks source 1 for "
-        "output 20 of 2 -> 41, while floorf((20 + 0.5) * (2.0f / 41)) = floor(0.99999994) = 0, the formula of "
-        "its own UpSample.h that matches every other case measured (2 of 3000 random 1-d cases differ)"))),
+    # torch's generic kernel rounds at fmaf(scale, dst + 0.5, -0.5) and again at + 0.5: source 1 for
+    # output 20 of 2 -> 41, where floorf((20 + 0.5) * (2.0f / 41)) = floor(0.99999994) would give 0
+    ("nearest-exact", "float32", (2,), dict(size=41)),
     ("nearest-exact", "float32", (2,), dict(size=49)),
     ("nearest-exact", "float32", (4,), dict(size=41)), ("nearest-exact", "float32", (6,), dict(size=37)),
     ("nearest-exact", "float64", (2,), dict(size=41)), ("nearest-exact", "float64", (2,), dict(size=49)),
