@@ -20,11 +20,12 @@ is the CRC32 of the test id, so every case is reproducible on its own), and the 
 
 Discrepancies the audit found and that were fixed stay here as ordinary tests: the sub-pixel
 transposed convolution multiplying inf weights by padding, ``fold`` warning, and lp_pool's Tensor
-path (``sign(NaN)``, relu's backward multiplying instead of selecting, warnings).  Two kinds remain,
-as ``xfail(strict=True)`` cases whose reason names the positions and the cause: torch's float32
-oneDNN kernels skip products with the padding that its own reference path forms (the reference
-here is torch with oneDNN disabled, which convscope matches), and torch's interpolation computing a
-source position with one rounding (a fused multiply-add) where convscope rounds twice.
+path (``sign(NaN)``, relu's backward multiplying instead of selecting, warnings), and the
+interpolation cases where torch rounds once (fused multiply-adds in the source position and the
+antialiasing filter) and convscope rounded twice.  Cases that may remain are ``xfail(strict=True)``
+with a reason naming the positions and the cause (torch's float32 oneDNN kernels skip products with
+the padding that its own reference path forms; the reference here is torch with oneDNN disabled,
+which convscope matches).
 """
 from __future__ import annotations
 
@@ -448,12 +449,11 @@ INTERP_SPECS = [("x2", dict(scale_factor=2)), ("x3", dict(scale_factor=3)), ("x1
 # in its compiled kernel); convscope does too (resize._fused_multiply_add).  Rounded twice, scale_factor 3
 # (scale = float32(1/3)), dst 1 gave exactly 0 where torch has 1.49e-8 (float32 linear: an inf at the
 # second tap gave NaN, not inf), and the float64 bicubic position 0 instead of -2^-55 (other taps, NaN).
-_FMA_AA_CUBIC = ("antialiased bicubic, 17 -> 5 columns: input 8 lies (up to an ulp) exactly one filter unit from "
-                 "the centres of outputs 1 and 3, where the cubic is 0. torch's weights there are tiny but nonzero "
-                 "(one-hot input: float64 2.9e-32 at outputs 1 and 3, float32 8.3e-15 at output 3 -- its compiled "
-                 "filter rounds differently, e.g. a fused multiply-add), convscope's are exactly 0, so an inf at "
-                 "column 8 gives NaN in convscope where torch gives inf (float64: outputs 1 and 3; float32: "
-                 "output 3)")
+# Antialiased bicubic, 17 -> 5 columns: input 8 lies (up to an ulp) exactly one filter unit from the
+# centres of outputs 1 and 3, where the cubic is 0.  torch's compiled filter evaluates the polynomial
+# with fused multiply-adds and leaves tiny nonzero weights there (float64 2.9e-32, float32 8.3e-15);
+# rounded term by term they were exactly 0, and an inf at column 8 gave NaN where torch gives inf.
+# convscope now fuses them too (resize._cubic1_fused / _cubic2_fused).
 
 
 def _interp_size(spec, shape):
@@ -512,10 +512,9 @@ def test_interpolate_x3_inf_next_to_an_exact_source_position(mode, dtype):
                   lambda: F.interpolate(T(x), scale_factor=3, mode=mode))
 
 
-@pytest.mark.parametrize("dtype", [param((np.float64,), "float64", _FMA_AA_CUBIC),
-                                   param((np.float32,), "float32", _FMA_AA_CUBIC)])
+@pytest.mark.parametrize("dtype", [param((np.float64,), "float64"), param((np.float32,), "float32")])
 def test_interpolate_bicubic_antialias_inf_one_filter_unit_from_a_centre(dtype):
-    """17 -> 5 columns, one inf at column 8: convscope's filter weight there is exactly 0."""
+    """17 -> 5 columns, one inf at column 8, one filter unit from two outputs' centres (see above)."""
     x = np.zeros((1, 1, 2, 17), dtype)
     x[..., 8] = INF
     kwargs = dict(size=(2, 5), mode="bicubic", antialias=True)

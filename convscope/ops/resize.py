@@ -37,8 +37,8 @@ def _fused_multiply_add(a, b: np.ndarray, c, ftype) -> np.ndarray:
     (twice only where the float64 sum is itself inexact, far below float32's precision).  float64:
     an error-free product (Dekker's split) and sum, added back before the last rounding."""
     if ftype == np.float32:
-        return (np.float64(a) * b.astype(np.float64) + np.float64(c)).astype(np.float32)
-    a, b, c = np.float64(a), b.astype(np.float64), np.float64(c)
+        return (np.asarray(a, np.float64) * np.asarray(b, np.float64) + np.float64(c)).astype(np.float32)
+    a, b, c = np.asarray(a, np.float64), np.asarray(b, np.float64), np.asarray(c, np.float64)
     product = a * b
     splitter = np.float64(2**27 + 1)
     a_big = splitter * a
@@ -129,6 +129,22 @@ def _cubic2(x, a):  # 1 < |x| < 2
     return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
 
+# The same polynomials with the fused multiply-adds that PyTorch's compiled antialiasing filter makes
+# of them.  Measured on impulse responses (9 size pairs, 1,140 weights): float64 antialiased bicubic
+# weights then equal torch's bit for bit (0 differ, against 412 rounded term by term; float32: 6
+# against 400); the plain bicubic kernel's coefficients match best unfused (60 differ, against 188).
+def _cubic1_fused(x, a):  # ((a + 2) * x - (a + 3)) * x * x + 1
+    ftype = x.dtype.type
+    inner = _fused_multiply_add(ftype(a + 2), x, -(a + 3), ftype)
+    return _fused_multiply_add(inner * x, x, 1, ftype)
+
+
+def _cubic2_fused(x, a):  # ((a * x - 5a) * x + 8a) * x - 4a
+    ftype = x.dtype.type
+    inner = _fused_multiply_add(_fused_multiply_add(ftype(a), x, -5 * a, ftype), x, 8 * a, ftype)
+    return _fused_multiply_add(inner, x, -4 * a, ftype)
+
+
 def cubic_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype):
     """``(indices (4, O), weights (4, O))`` of bicubic interpolation (A = -0.75) along one dimension;
     the four taps ``floor(src) - 1 .. floor(src) + 2`` are clamped to the input."""
@@ -161,7 +177,7 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
     x = np.abs(((j + xmin[None, :]).astype(ftype) - centers[None, :] + ftype(0.5)) * invscale).astype(ftype)
     if cubic:
         a = ftype(-0.5)
-        w = np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), ftype(0)))
+        w = np.where(x < 1, _cubic1_fused(x, a), np.where(x < 2, _cubic2_fused(x, a), ftype(0)))
     else:
         w = np.maximum(ftype(1) - x, ftype(0))
     w = np.where(j < xsize[None, :], w, ftype(0)).astype(ftype)
