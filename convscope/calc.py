@@ -118,6 +118,9 @@ def plan_layer(op: str, input_shape: tuple[int, ...], out_channels: int | None =
         if op.startswith(("max_pool", "avg_pool")):
             if kernel is None:
                 raise CalcError(f"{op} needs --kernel")
+            if op.startswith("avg_pool") and _given(parse_sizes(dilation), 1) != 1:
+                raise CalcError(f"{op} has no dilation (PyTorch's average pooling takes none), got --dilation "
+                                f"{dilation}")
             g = arith.pool_geometry(spatial, parse_sizes(kernel), parse_sizes(stride), _given(parse_sizes(padding), 0),
                                     _given(parse_sizes(dilation), 1), ceil_mode, op=op)
             return {"output_shape": lead + g.output_size, "weight_elements": 0,
@@ -136,36 +139,24 @@ def layer_for(op: str, input_shape: tuple[int, ...], out_channels: int | None = 
               padding=None, dilation=None, groups: int = 1, output_padding=None, bias: bool = True,
               ceil_mode: bool = False, scale_factor=None, size=None, mode: str = "nearest",
               align_corners=None) -> nn.Module:
-    """The ``convscope.nn`` layer for a ``convscope shape`` request."""
-    if op not in SHAPE_OPS:
-        raise CalcError(f"unknown operation {op!r}; choose one of {', '.join(SHAPE_OPS)}")
+    """The ``convscope.nn`` layer for a ``convscope shape`` request (validated by :func:`plan_layer`)."""
+    plan_layer(op, input_shape, out_channels, kernel, stride, padding, dilation, groups, output_padding, ceil_mode,
+               scale_factor, size)
     n = 2 if op == "upsample" else int(op[-2])
-    if op != "upsample" and len(input_shape) not in (n + 1, n + 2):
-        raise CalcError(f"{op} needs an input of {n + 2} dimensions (N x C x {' x '.join('DHW'[3 - n:])}), "
-                        f"got {'x'.join(map(str, input_shape))}")
     channels = input_shape[-n - 1] if op != "upsample" else input_shape[1]
     kernel, stride, padding = parse_sizes(kernel), parse_sizes(stride), parse_sizes(padding)
     dilation, output_padding = parse_sizes(dilation), parse_sizes(output_padding)
     if op.startswith("conv"):
-        if kernel is None:
-            raise CalcError(f"{op} needs --kernel")
         cls = getattr(nn, ("ConvTranspose" if "transpose" in op else "Conv") + f"{n}d")
         kwargs = dict(stride=_given(stride, 1), padding=_given(padding, 0), dilation=_given(dilation, 1),
                       groups=groups, bias=bias)
         if "transpose" in op:
             kwargs["output_padding"] = _given(output_padding, 0)
         return cls(channels, _given(out_channels, channels), kernel, **kwargs)
-    if op.startswith("max_pool") or op.startswith("avg_pool"):
-        if kernel is None:
-            raise CalcError(f"{op} needs --kernel")
-        if op.startswith("max_pool"):
-            return getattr(nn, f"MaxPool{n}d")(kernel, stride, _given(padding, 0), _given(dilation, 1),
-                                               ceil_mode=ceil_mode)
-        if _given(dilation, 1) != 1:
-            raise CalcError(f"{op} has no dilation (PyTorch's average pooling takes none), got --dilation {dilation}")
+    if op.startswith("max_pool"):
+        return getattr(nn, f"MaxPool{n}d")(kernel, stride, _given(padding, 0), _given(dilation, 1), ceil_mode=ceil_mode)
+    if op.startswith("avg_pool"):
         return getattr(nn, f"AvgPool{n}d")(kernel, stride, _given(padding, 0), ceil_mode=ceil_mode)
-    if scale_factor is None and size is None:
-        raise CalcError("upsample needs --scale-factor or --size")
     return nn.Upsample(size=parse_sizes(size), scale_factor=scale_factor, mode=mode, align_corners=align_corners)
 
 

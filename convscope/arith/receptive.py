@@ -42,6 +42,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .pool import adaptive_windows
+
 __all__ = ["ReceptiveField", "Phases", "rf_input", "rf_conv", "rf_conv_transpose", "rf_resize", "rf_global",
            "rf_union", "resize_source_step", "transposed_span", "gridding_map", "grids", "hdc_valid", "suggest_dilations"]
 
@@ -256,6 +258,8 @@ def resize_source_step(in_size: int, out_size: int, align_corners: bool = False,
 
 def _resize_taps(q: Fraction, mode: str, align_corners: bool) -> list[list[int]]:
     """Input units read by the outputs ``0 .. denominator - 1`` of resizing with source step ``q``."""
+    if mode == "area":  # adaptive pooling's windows over one period of q = in/out
+        return [list(range(start, end)) for start, end in adaptive_windows(q.numerator, q.denominator)]
     taps = []
     for u in range(q.denominator):
         x = u * q if align_corners else (u + Fraction(1, 2)) * q - Fraction(1, 2)
@@ -264,8 +268,6 @@ def _resize_taps(q: Fraction, mode: str, align_corners: bool) -> list[list[int]]
             taps.append([math.floor(u * q)])
         elif mode == "nearest-exact":
             taps.append([math.floor((u + Fraction(1, 2)) * q)])
-        elif mode == "area":
-            taps.append(list(range(math.floor(u * q), max(math.ceil((u + 1) * q), math.floor(u * q) + 1))))
         elif x == base:  # on a source pixel: the other weights are 0
             taps.append([base])
         elif mode in ("linear", "bilinear", "trilinear"):
