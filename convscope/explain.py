@@ -162,7 +162,7 @@ def explain_pool(x: np.ndarray, kind: str, kernel, stride=None, padding=0, dilat
 def explain_upsample(x: np.ndarray, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                      max_outputs: int = 16) -> str:
     """Explain ``interpolate``: for each output element, its source pixels and their weights."""
-    from .ops.resize import _taps_per_dim
+    from .ops.resize import resize_taps
     n = x.ndim - 2
     out = F.interpolate(x, size, scale_factor, mode, align_corners)
     output_size = out.shape[2:]
@@ -178,8 +178,7 @@ def explain_upsample(x: np.ndarray, size=None, scale_factor=None, mode: str = "n
                           for k in range(width)])
             taps[2 + j] = (idx, w)
     else:
-        taps = {axis: (idx, w) for axis, idx, w in _taps_per_dim(x.shape, output_size, mode, bool(align_corners),
-                                                                 scales, False, x.dtype)}
+        taps = {axis: (idx, w) for axis, idx, w in resize_taps(x, output_size, mode, bool(align_corners), scales)}
     lines = [f"interpolate ({mode}{', align_corners' if align_corners else ''}): input {x.shape} -> {out.shape}",
              "", "input (channel 0):", _grid(x[0, 0]), "", "each output element of channel 0 "
              "(source index: weight):"]

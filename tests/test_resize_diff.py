@@ -8,9 +8,12 @@ torch facts the tests rely on (checked against torch 2.13 itself):
 
 * ``interpolate`` always reads its input as ``(N, C, *spatial)``: a 3-D input is a batched 1-D
   signal, and there is no unbatched form (a 3-D input with ``bilinear`` is an error).
-* Nearest modes compute the source index in reduced precision: the products ``dst * scale`` are
-  rounded to float32 before ``floor`` (for float64 input too, with the scale itself in float64),
-  so e.g. ``7 -> 13``-style size pairs below pick a different source than exact arithmetic.
+* Nearest modes compute the source index in reduced precision, and which rounding depends on the
+  kernel torch picks: in 2-d its channels-last kernel (a channels-last input with more than 3
+  channels, or an output with H + W <= 128) computes in float32 whatever the dtype and copies an
+  unchanged size (halves the index of a doubled one) whatever the scale factor says; the generic
+  kernel computes in the input's precision and rounds to float32 before ``floor``.  So e.g.
+  ``7 -> 13``-style size pairs below pick a different source than exact arithmetic.
   Values of nearest modes are copies, so they are compared exactly: any index difference fails.
 * Antialiased bicubic uses A = -0.5 (PIL's), plain bicubic A = -0.75.
 """
@@ -561,3 +564,57 @@ def test_source_positions_round_once_far_from_the_origin(mode, spatial, scale):
     got = CF.interpolate(x, scale_factor=scale, mode=mode)
     ref = F.interpolate(T(x), scale_factor=scale, mode=mode).numpy()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+
+
+def _layout(base: np.ndarray, channels_last: bool) -> np.ndarray:
+    """``base`` itself, or the same values in a channels-last memory layout (torch.from_numpy keeps it)."""
+    if not channels_last:
+        return base
+    n = base.ndim
+    stored = np.ascontiguousarray(base.transpose(0, *range(2, n), 1))
+    return stored.transpose(0, n - 1, *range(1, n - 1))
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("seed", range(3))
+def test_nearest_kernel_choice_matches_torch(dims, seed):
+    """Both of torch's nearest kernels: 2-d outputs on both sides of H + W = 128, channels-last
+    inputs with 1-5 channels, the three dtypes, and scale factors whose output size is the input's
+    or twice it (1.02, 2.04), or whose positions land near integers (2.3, 3.1).  Before the kernel
+    choice was modelled, 1.6% of such cases picked another source pixel somewhere."""
+    rng = np.random.default_rng(100 * dims + seed)
+    factors = (2.3, 3.1, 0.3, 0.7, 1.02, 2.04)
+    for trial in range(60):
+        channels = int(rng.integers(1, 6))
+        spatial = tuple(int(v) for v in rng.integers(1, 90 if dims == 2 else 9, dims))
+        dtype = (np.float32, np.float64, np.uint8)[trial % 3]
+        base = rng.integers(0, 250, (1, channels) + spatial).astype(dtype)
+        x = _layout(base, channels_last=bool(trial % 2))
+        if trial % 4:
+            kw = dict(scale_factor=tuple(float(f) for f in rng.choice(factors, dims)))
+        else:
+            kw = dict(size=tuple(int(v) for v in rng.integers(1, 130 if dims == 2 else 12, dims)))
+        if any(math.floor(n * f) < 1 for n, f in zip(spatial, kw.get("scale_factor", ()))):
+            continue
+        for mode in ("nearest", "nearest-exact"):
+            got = CF.interpolate(x, mode=mode, **kw)
+            ref = F.interpolate(torch.from_numpy(x), mode=mode, **kw).numpy()
+            np.testing.assert_array_equal(got, ref, err_msg=f"{mode} {x.shape} strides {x.strides} "
+                                                            f"{np.dtype(dtype).name} {kw}")
+
+
+@pytest.mark.parametrize("spatial,size,channels,channels_last,expected", [
+    ((9, 9), (64, 64), 2, False, True),    # H + W = 128: the channels-last kernel
+    ((9, 9), (64, 65), 2, False, False),   # 129: the generic one
+    ((9, 9), (64, 65), 4, True, True),     # channels-last input with 4 channels
+    ((9, 9), (64, 65), 3, True, False),    # ... but not with 3
+    ((1, 1), (64, 65), 4, False, True),    # a 1x1 image is contiguous both ways
+    ((2, 3, 4), (2, 3, 4), 4, True, True),
+    ((2, 3, 4), (2, 3, 4), 4, False, False),
+    ((2, 3, 4), (1, 1, 1), 2, False, False),  # 3-d has no output-size rule
+])
+def test_nearest_kernel_choice_rule(spatial, size, channels, channels_last, expected):
+    """``_use_vectorized_kernel_cond_2d/3d`` of torch's UpSampleKernel.cpp, case by case."""
+    from convscope.ops.resize import nearest_kernel_is_channels_last
+    x = _layout(np.zeros((2, channels) + spatial), channels_last)
+    assert nearest_kernel_is_channels_last(x, size) is expected

@@ -15,7 +15,8 @@ import numpy as np
 from ._arrays import silent_float_errors
 from .threads import split_rows
 
-__all__ = ["resize_forward", "resize_backward", "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
+__all__ = ["resize_forward", "resize_backward", "nearest_kernel_is_channels_last", "resize_taps",
+           "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 
 #: The cubic convolution coefficient of PyTorch's bicubic mode (PIL's antialiased bicubic uses -0.5).
 CUBIC_A = -0.75
@@ -70,41 +71,68 @@ def _guarded_floor(src: np.ndarray, in_size: int) -> np.ndarray:
     return np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), in_size - 1)
 
 
-def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: bool, two_d: bool,
+def nearest_kernel_is_channels_last(x: np.ndarray, output_size: tuple[int, ...]) -> bool:
+    """Whether PyTorch 2.13's CPU nearest upsampling takes its channels-last kernel for ``x``
+    (``_use_vectorized_kernel_cond_2d/3d`` in ``UpSampleKernel.cpp``): in 2-d for a channels-last
+    input with more than 3 channels or an output with ``H + W <= 128``; in 3-d for a channels-last
+    input with more than 3 channels; never in 1-d.  That kernel computes its source indices
+    differently (see :func:`nearest_indices`), so the picks depend on it."""
+    if x.ndim not in (4, 5):
+        return False
+    channels_last = _is_channels_last_contiguous(x) and x.shape[1] > 3
+    return channels_last or (x.ndim == 4 and output_size[-2] + output_size[-1] <= 128)
+
+
+def _is_channels_last_contiguous(x: np.ndarray) -> bool:
+    """torch's ``is_contiguous(memory_format=channels_last[_3d])`` for an array of its strides:
+    channels, then the spatial dimensions from the last, then the batch, each packed after the
+    previous (dimensions of size 1 skipped)."""
+    expected = 1
+    for d in (1, *range(x.ndim - 1, 1, -1), 0):
+        if x.shape[d] != 1:
+            if x.strides[d] != expected * x.itemsize:
+                return False
+            expected *= x.shape[d]
+    return True
+
+
+def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: bool, channels_last_kernel: bool,
                     double: bool) -> np.ndarray:
     """Source index of every output position for ``nearest`` (``floor(dst * scale)``) or
-    ``nearest-exact`` (``floor((dst + 0.5) * scale)``), clamped to ``in_size - 1``.
+    ``nearest-exact`` (``floor((dst + 0.5) * scale)``), clamped to ``in_size - 1``; ``scale`` is
+    ``1 / scale_factor`` if a scale factor is given, else ``in / out``.
 
-    The rounding follows PyTorch 2.13's CPU kernels, measured against them (seeded sweeps of 3,000
-    sizes and boundary-heavy scale factors such as 13.375): float32 arithmetic (``scale`` =
-    ``float(1/scale_factor)`` or ``float(in)/float(out)``), except for float64 inputs in 1-d and 3-d,
-    and in 2-d with a scale factor: there ``(dst [+ 0.5]) * scale`` is computed in double precision
-    and rounded to float32 before the floor (``floorf``), which matched every 1-d and 3-d case and
-    all but about 1% of the 2-d ones (float32 arithmetic: 5-8%).  float32 ``nearest-exact`` in 1-d
-    and 3-d is the generic kernel's ``floorf(max(fmaf(scale, dst + 0.5, -0.5), 0) + 0.5)``: the
-    detour through ``- 0.5`` rounds (2 -> 41 picks source 1 for output 20, not 0).  The 2-d
-    ``nearest`` kernel maps an unchanged size to the identity and a doubled size to ``dst // 2``
-    whatever the scale factor says.
+    The rounding is PyTorch 2.13's CPU kernels' (``UpSample.h``, ``UpSampleKernel.cpp``), which
+    differ in where they round:
+
+    - the channels-last kernel (:func:`nearest_kernel_is_channels_last`) computes in float32
+      whatever the dtype: ``floorf(float(dst) * scale)``, except that an unchanged size is the
+      identity and a doubled size ``dst >> 1`` whatever the scale factor says; ``nearest-exact``
+      ``floorf((dst + 0.5) * double(scale))``, rounded to float32 before the floor;
+    - the generic kernel computes in the input's precision (float32 for float32 and uint8, double
+      for float64): ``floorf(scale * dst)``; ``nearest-exact`` ``floorf(max(scale * (dst + 0.5) - 0.5,
+      0) + 0.5)`` with a fused multiply-add; ``floorf`` rounds a double to float32 first.
     """
     dst = np.arange(out_size)
-    if two_d and not exact:
-        if out_size == in_size:
-            return dst
-        if out_size == 2 * in_size:
-            return dst >> 1
-    if double and (not two_d or scale is not None):
-        step = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
-        position = ((dst + (0.5 if exact else 0.0)) * step).astype(np.float32)
-    else:
+    if channels_last_kernel:
         step = np.float32(1.0 / scale) if scale is not None and scale > 0 \
             else np.float32(in_size) / np.float32(out_size)
-        if exact and not two_d:
-            shifted = _fused_multiply_add(step, dst.astype(np.float32) + np.float32(0.5), -0.5, np.float32)
-            position = np.maximum(shifted, np.float32(0)) + np.float32(0.5)
-        elif exact:
-            position = (dst.astype(np.float32) + np.float32(0.5)) * step
+        if exact:
+            position = ((dst + 0.5) * np.float64(step)).astype(np.float32)
+        elif out_size == in_size:
+            return dst
+        elif out_size == 2 * in_size:
+            return dst >> 1
         else:
             position = dst.astype(np.float32) * step
+    else:
+        ftype = np.float64 if double else np.float32
+        step = _scale(in_size, out_size, False, scale, ftype)
+        if exact:
+            shifted = _fused_multiply_add(step, dst.astype(ftype) + ftype(0.5), -0.5, ftype)
+            position = (np.maximum(shifted, ftype(0)) + ftype(0.5)).astype(np.float32)
+        else:
+            position = (step * dst.astype(ftype)).astype(np.float32)
     return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
 
 
@@ -249,14 +277,14 @@ def _apply_transposed(grad: np.ndarray, axis: int, indices: np.ndarray, weights:
     return np.moveaxis(dx.reshape(moved.shape[:-1] + (in_size,)), -1, axis)
 
 
-def _taps_per_dim(input_shape, output_size, mode, align_corners, scales, antialias, dtype):
+def _taps_per_dim(input_shape, output_size, mode, align_corners, scales, antialias, dtype, channels_last_kernel):
     """``(axis, indices, weights)`` of every resized dimension, in the order the forward applies them."""
     ftype = np.dtype(dtype).type
     taps = []
-    two_d, double = len(input_shape) == 4, np.dtype(dtype) == np.float64
+    double = np.dtype(dtype) == np.float64
     for j, (in_size, out_size, scale) in reversed(list(enumerate(zip(input_shape[2:], output_size, scales)))):
         if mode in ("nearest", "nearest-exact"):
-            idx = nearest_indices(in_size, out_size, scale, mode == "nearest-exact", two_d, double)
+            idx = nearest_indices(in_size, out_size, scale, mode == "nearest-exact", channels_last_kernel, double)
             taps.append((2 + j, idx[None, :], np.ones((1, out_size), dtype=dtype)))
             continue
         if antialias:
@@ -271,14 +299,26 @@ def _taps_per_dim(input_shape, output_size, mode, align_corners, scales, antiali
     return taps
 
 
+def resize_taps(x: np.ndarray, output_size: tuple[int, ...], mode: str, align_corners: bool,
+                scales: tuple[float | None, ...], antialias: bool = False) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(axis, indices (T, O), weights (T, O))`` of every resized dimension of ``x (B, C, *in)``, as
+    :func:`resize_forward` applies them (last dimension first): output ``o`` along ``axis`` is
+    ``sum_t weights[t, o] * x[..., indices[t, o], ...]``.  For traces and pictures."""
+    return _taps_per_dim(x.shape, output_size, mode, align_corners, scales, antialias, x.dtype,
+                         nearest_kernel_is_channels_last(x, output_size))
+
+
 @silent_float_errors
 def resize_backward(grad: np.ndarray, input_shape: tuple[int, ...], output_size: tuple[int, ...], mode: str,
-                    align_corners: bool, scales: tuple[float | None, ...], antialias: bool = False) -> np.ndarray:
+                    align_corners: bool, scales: tuple[float | None, ...], antialias: bool = False,
+                    channels_last_kernel: bool = False) -> np.ndarray:
     """Adjoint of :func:`resize_forward` (every mode is linear in the input): apply the transposed
-    resampling of each dimension, in the reverse order."""
+    resampling of each dimension, in the reverse order.  ``channels_last_kernel``: the forward's
+    nearest indices came from PyTorch's channels-last kernel (:func:`nearest_kernel_is_channels_last`
+    of the forward's input)."""
     out = grad
     for axis, indices, weights in reversed(_taps_per_dim(input_shape, output_size, mode, align_corners, scales,
-                                                         antialias, grad.dtype)):
+                                                         antialias, grad.dtype, channels_last_kernel)):
         out = _apply_transposed(out, axis, indices, weights, input_shape[axis])
     return np.ascontiguousarray(out)
 
@@ -341,12 +381,12 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     (``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear``, ``bicubic``);
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
     if mode in ("nearest", "nearest-exact"):
-        two_d, double = x.ndim == 4, x.dtype == np.float64
-        return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", two_d, double)
+        channels_last, double = nearest_kernel_is_channels_last(x, output_size), x.dtype == np.float64
+        return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", channels_last, double)
                             for i, o, scale in zip(x.shape[2:], output_size, scales)])
     out = x
     for axis, indices, weights in _taps_per_dim(x.shape, output_size, mode, align_corners, scales, antialias,
-                                                x.dtype):
+                                                x.dtype, False):
         out = _apply(out, axis, indices, weights)
     return out if out is not x else x.copy()
 

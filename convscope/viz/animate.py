@@ -499,11 +499,11 @@ def animate_pool(x: np.ndarray, kind: str, kernel, stride=None, padding=0, dilat
 def animate_upsample(x: np.ndarray, scale_factor: float = 2.0, mode: str = "nearest", align_corners=None,
                      values: bool = True) -> Animation:
     """Nearest or bilinear upsampling of one 2-d channel: each output cell and the input cells it reads."""
-    from ..ops.resize import _taps_per_dim
+    from ..ops.resize import resize_taps
     x = np.asarray(x, dtype=np.float64)
     out = F.interpolate(x[None, None], scale_factor=scale_factor, mode=mode, align_corners=align_corners)[0, 0]
-    taps = {axis: (idx, w) for axis, idx, w in _taps_per_dim((1, 1) + x.shape, out.shape, mode, bool(align_corners),
-                                                             (float(scale_factor),) * 2, False, x.dtype)}
+    taps = {axis: (idx, w) for axis, idx, w in resize_taps(x[None, None], out.shape, mode, bool(align_corners),
+                                                           (float(scale_factor),) * 2)}
     _check_frames(out.size)
     frames = []
     for index, (oi, oj) in enumerate(np.ndindex(*out.shape)):
