@@ -219,7 +219,7 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
     else:
         w = np.maximum(ftype(1) - x, ftype(0))
     w = np.where(j < xsize[None, :], w, ftype(0)).astype(ftype)
-    total = w.sum(axis=0, dtype=ftype)
+    total = np.cumsum(w, axis=0, dtype=ftype)[-1]  # summed in order, as the C++ loop (NumPy's sum pairs terms)
     w = np.where(total != 0, w / np.where(total != 0, total, ftype(1)), w).astype(ftype)
     # PyTorch reads only the xsize taps inside the support: the others get index -1 (weight 0)
     indices = np.where(j < xsize[None, :], np.minimum(j + xmin[None, :], in_size - 1), -1)
