@@ -569,15 +569,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``src = (dst + 0.5)*scale - 0.5`` clamped at 0), ``bicubic`` (A = -0.75, taps clamped), ``area``
     (adaptive average pooling).  ``scale = 1/scale_factor`` when a scale factor is given and not
     recomputed, else ``in/out``.  ``antialias`` (bilinear/bicubic) widens the filter when downsampling.
-    Input float32 or float64 (the output keeps it); the nearest modes also take uint8 images.
+    Input float32 or float64 (the output keeps it); the nearest, bilinear and bicubic modes also take
+    uint8 images (bilinear/bicubic in PyTorch's and PIL's integer arithmetic).
 
     >>> interpolate(np.arange(4.0).reshape(1, 1, 4), scale_factor=0.5, mode="linear").tolist()
     [[[0.5, 2.5]]]
     """
     op = "interpolate"
     raw = as_data(input)
-    if mode in ("nearest", "nearest-exact") and getattr(raw, "dtype", None) == np.uint8:
-        x = np.asarray(raw)  # images: nearest picks samples, no arithmetic on them (PyTorch takes uint8 too)
+    if mode in ("nearest", "nearest-exact", "bilinear", "bicubic") and getattr(raw, "dtype", None) == np.uint8:
+        x = np.asarray(raw)  # images, as PyTorch takes them (bilinear/bicubic resample in integers)
     else:
         x = as_float_array(raw, "input", op)
     if mode not in _INTERPOLATE_MODES:

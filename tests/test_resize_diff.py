@@ -550,9 +550,60 @@ def test_uint8_images_resize_by_nearest(dims, mode):
                                       err_msg=f"{mode} {x.shape} {kw}")
 
 
-def test_uint8_needs_a_float_for_the_interpolating_modes():
+@pytest.mark.parametrize("mode,shape", [("linear", (1, 1, 4)), ("trilinear", (1, 1, 4, 4, 4)), ("area", (1, 1, 4, 4))])
+def test_uint8_needs_a_float_for_the_other_modes(mode, shape):
+    """torch 2.13 resizes uint8 only by nearest, bilinear and bicubic ("not implemented for 'Byte'")."""
+    x = np.zeros(shape, np.uint8)
+    with pytest.raises(RuntimeError):
+        F.interpolate(torch.from_numpy(x), scale_factor=2, mode=mode)
     with pytest.raises(TypeError, match="float32 or float64, got uint8"):
-        CF.interpolate(np.zeros((1, 1, 4, 4), np.uint8), scale_factor=2, mode="bilinear")
+        CF.interpolate(x, scale_factor=2, mode=mode)
+
+
+def _torch_uint8_resize(x: np.ndarray, **kw) -> np.ndarray:
+    """torch's uint8 bilinear/bicubic, channels in groups of at most 4: its AVX kernel for those is
+    correct where its generic kernel (more than 4 channels) has the width-1 bug (see below)."""
+    parts = [F.interpolate(torch.from_numpy(x[:, c:c + 4]), **kw).numpy() for c in range(0, x.shape[1], 4)]
+    return np.concatenate(parts, axis=1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_uint8_bilinear_bicubic_match_torch(seed):
+    """uint8 images by bilinear and bicubic, with and without antialiasing: PyTorch's (PIL's)
+    integer arithmetic, int16 weights and a uint8 rounding after each pass, equal to the last bit."""
+    rng = np.random.default_rng(1000 + seed)
+    for trial in range(60):
+        mode = ("bilinear", "bicubic")[trial % 2]
+        antialias, align_corners = bool(trial // 2 % 2), (None, True)[trial // 4 % 2]
+        channels = int(rng.integers(1, 7))
+        spatial = tuple(int(v) for v in rng.integers(1, 40 if trial % 3 else 200, 2))
+        base = rng.integers(0, 256, (int(rng.integers(1, 3)), channels) + spatial).astype(np.uint8)
+        if trial % 5 == 0:  # saturated edges: the clamps at 0 and 255
+            base = np.where(base < 128, 0, 255).astype(np.uint8)
+        x = _layout(base, channels_last=trial % 7 == 0)
+        if trial % 2:
+            kw = dict(size=tuple(int(v) for v in rng.integers(1, 60, 2)))
+        else:
+            kw = dict(scale_factor=tuple(float(v) for v in rng.choice([0.3, 0.5, 1.0, 1.7, 2.0, 2.5], 2)))
+            if any(math.floor(n * f) < 1 for n, f in zip(spatial, kw["scale_factor"])):
+                continue
+        kw.update(mode=mode, antialias=antialias, align_corners=align_corners)
+        got = CF.interpolate(x, **kw)
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, _torch_uint8_resize(x, **kw), err_msg=f"{x.shape} {x.strides} {kw}")
+
+
+@pytest.mark.parametrize("mode,antialias", [("bilinear", False), ("bicubic", False), ("bilinear", True)])
+def test_uint8_output_width_1_is_torch_bug_with_more_than_4_channels(mode, antialias):
+    """torch's generic uint8 kernel (more than 4 channels) has the same width-1 bug as its float
+    antialiasing kernel: every output row equals the first.  The result for 4 channels or fewer,
+    from its other kernel, is the reference; convscope gives it whatever the channel count."""
+    x = np.random.default_rng(3).integers(0, 256, (1, 6, 20, 5)).astype(np.uint8)
+    kw = dict(size=(9, 1), mode=mode, antialias=antialias)
+    whole = F.interpolate(torch.from_numpy(x), **kw).numpy()
+    grouped = _torch_uint8_resize(x, **kw)
+    assert (whole == whole[:, :, :1]).all() and not np.array_equal(whole, grouped)
+    np.testing.assert_array_equal(CF.interpolate(x, **kw), grouped)
 
 
 @pytest.mark.parametrize("mode,spatial,scale", [("linear", (15826,), 2.5), ("linear", (9001,), 1.7),

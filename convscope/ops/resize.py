@@ -226,6 +226,89 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
     return indices, w
 
 
+def _filter(x: np.ndarray, cubic: bool, a: float) -> np.ndarray:
+    """PyTorch's ``aa_filter``: the triangle ``max(1 - |x|, 0)`` or the cubic convolution kernel."""
+    x = np.abs(x)
+    if not cubic:
+        return np.maximum(1 - x, 0.0)
+    return np.where(x < 1, _cubic1_fused(x, a), np.where(x < 2, _cubic2_fused(x, a), 0.0))
+
+
+def uint8_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, cubic: bool,
+                  antialias: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(first (O,), count (O,), weights (O, K) int64, precision)`` of PyTorch's integer resampling
+    of uint8 images along one dimension (``_compute_index_ranges_int16_weights``): output ``o`` is
+    ``sum_k x[first[o] + k] * weights[o, k]`` over ``k < count[o]``, plus ``2**(precision-1)``,
+    shifted right by ``precision`` and clamped to 0..255.
+
+    The weights are worked out in double precision and scaled by ``2**precision`` to int16, rounded
+    half away from zero; ``precision`` is the largest that keeps the largest weight (in every
+    partial sum the C++ forms) below ``2**14``.  Without antialiasing the taps that fall outside
+    the input are folded onto the border taps, in the order the C++ loop visits them."""
+    if antialias:
+        indices, w = antialias_weights(in_size, out_size, align_corners, scale, np.float64, cubic)
+        count = (indices >= 0).sum(axis=0)
+        first = np.where(count > 0, indices[0], 0)
+        weights = w.T.copy()
+        largest = float(weights.max(initial=0.0))
+    else:
+        taps = 4 if cubic else 2
+        support = taps // 2
+        step = _scale(in_size, out_size, align_corners, scale, np.float64)
+        src = _source_index(step, np.arange(out_size), align_corners, cubic, np.float64)
+        index = _guarded_floor(src, in_size)
+        lam = np.minimum(np.maximum(src - index, 0.0), 1.0)
+        unbound_first = index - support + 1
+        first = np.maximum(unbound_first, 0)
+        count = np.clip(np.minimum(index + support + 1, in_size) - first, 0, taps)
+        weights = np.zeros((out_size, taps))
+        rows = np.arange(out_size)
+        slot = np.zeros(out_size, dtype=np.int64)
+        largest = 0.0
+        for j in range(taps):
+            weights[:, j] = 0.0
+            w = _filter((j + 1 - support) - lam, cubic, CUBIC_A)
+            slot = np.where(unbound_first + j <= 0, 0, np.where(unbound_first + j >= in_size - 1, count - 1, slot))
+            weights[rows, slot] += w
+            largest = max(largest, float(weights[rows, slot].max(initial=0.0)))
+            slot = slot + 1
+    precision = 0
+    while precision < 22 and int(0.5 + largest * (1 << (precision + 1))) < (1 << 15):
+        precision += 1
+    scaled = weights * float(1 << precision)
+    weights16 = np.where(scaled < 0, np.trunc(scaled - 0.5), np.trunc(scaled + 0.5)).astype(np.int64)
+    return first.astype(np.int64), count.astype(np.int64), weights16, precision
+
+
+def _resample_uint8(x: np.ndarray, axis: int, first: np.ndarray, count: np.ndarray, weights16: np.ndarray,
+                    precision: int) -> np.ndarray:
+    """One integer pass of :func:`uint8_weights` along ``axis``, rounded and clamped to uint8."""
+    in_size, out_size = x.shape[axis], len(first)
+    shape = [1] * x.ndim
+    shape[axis] = out_size
+    total = np.full(x.shape[:axis] + (out_size,) + x.shape[axis + 1:], 1 << (precision - 1), dtype=np.int64)
+    for k in range(weights16.shape[1]):
+        w = np.where(k < count, weights16[:, k], 0).reshape(shape)
+        if not w.any():
+            continue
+        total += np.take(x, np.minimum(first + k, in_size - 1), axis=axis).astype(np.int64) * w
+    return np.clip(total >> precision, 0, 255).astype(np.uint8)
+
+
+def resize_uint8(x: np.ndarray, output_size: tuple[int, int], mode: str, align_corners: bool,
+                 scales: tuple[float | None, float | None], antialias: bool = False) -> np.ndarray:
+    """Bilinear or bicubic resizing of uint8 images ``(B, C, H, W)`` as PyTorch 2.13 computes it
+    (PIL's integer arithmetic): the width first, then the height, each pass rounded to uint8; a
+    dimension whose size does not change is not resampled."""
+    out = x
+    for axis in (3, 2):
+        if output_size[axis - 2] != x.shape[axis]:
+            first, count, weights16, precision = uint8_weights(
+                x.shape[axis], output_size[axis - 2], align_corners, scales[axis - 2], mode == "bicubic", antialias)
+            out = _resample_uint8(out, axis, first, count, weights16, precision)
+    return out if out is not x else x.copy()
+
+
 #: Largest dense resampling matrix (output x input elements) used for a GEMM-based resize.
 DENSE_MATRIX_LIMIT = 2**22
 
@@ -390,6 +473,8 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     """Interpolate ``x (B, C, *in)`` to ``(B, C, *output_size)`` with a separable mode
     (``nearest``, ``nearest-exact``, ``linear``/``bilinear``/``trilinear``, ``bicubic``);
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
+    if x.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
+        return resize_uint8(x, output_size, mode, align_corners, scales, antialias)
     if mode in ("nearest", "nearest-exact"):
         channels_last, double = nearest_kernel_is_channels_last(x, output_size), x.dtype == np.float64
         return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", channels_last, double)
