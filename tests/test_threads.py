@@ -206,6 +206,16 @@ def test_a_forked_child_splits_work():
         assert pipe.read() == "[(0, 2), (2, 5)]"
 
 
+def _spin_without_the_gil(stop: threading.Event, spinning: threading.Event) -> None:
+    """Keep a CPU busy as a BLAS thread does, without holding the GIL (a pure-Python loop waits for
+    the GIL, asleep, whenever the checking thread holds it): sorts of 2 million floats, about 0.1 s
+    each, during which NumPy has released the GIL."""
+    values = np.random.default_rng(0).random(2_000_000)
+    spinning.set()
+    while not stop.is_set():
+        np.sort(values)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread states are read from /proc")
 def test_a_running_thread_keeps_the_work_on_the_callers_thread(monkeypatch):
     """A thread that spins (as OpenBLAS's do for a while after each multi-threaded call) would share
@@ -213,12 +223,7 @@ def test_a_running_thread_keeps_the_work_on_the_callers_thread(monkeypatch):
     monkeypatch.undo()  # the real check, not the fixture's
     monkeypatch.setattr(threads, "worker_count", lambda: 2)
     stop, spinning = threading.Event(), threading.Event()
-
-    def spin():
-        spinning.set()
-        while not stop.is_set():
-            pass
-    spinner = threading.Thread(target=spin)
+    spinner = threading.Thread(target=_spin_without_the_gil, args=(stop, spinning))
     spinner.start()
     try:
         spinning.wait(10)
@@ -230,6 +235,25 @@ def test_a_running_thread_keeps_the_work_on_the_callers_thread(monkeypatch):
     finally:
         stop.set()
         spinner.join(10)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread states are read from /proc")
+def test_thread_check_follows_threads_that_come_and_go(monkeypatch):
+    """The check keeps the threads' /proc files open between calls: a thread that ends and another
+    that starts in its place (the same thread count) are both noticed, and no file is left open
+    for a thread that has gone."""
+    monkeypatch.undo()
+    open_files = len(os.listdir("/proc/self/fd"))
+    for _ in range(6):
+        stop, spinning = threading.Event(), threading.Event()
+        spinner = threading.Thread(target=_spin_without_the_gil, args=(stop, spinning))
+        spinner.start()
+        spinning.wait(10)
+        assert threads._another_thread_running()
+        stop.set()
+        spinner.join(10)
+    threads._another_thread_running()
+    assert len(os.listdir("/proc/self/fd")) <= open_files + 2
 
 
 def test_without_a_blas_setting_everything_runs_serially(monkeypatch):
