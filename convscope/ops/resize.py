@@ -194,6 +194,16 @@ def cubic_weights(in_size: int, out_size: int, align_corners: bool, scale: float
     return indices, weights.astype(ftype)
 
 
+def _filter(x: np.ndarray, cubic: bool, a: float) -> np.ndarray:
+    """PyTorch's ``aa_filter`` in ``x``'s precision: the triangle ``max(1 - |x|, 0)`` or the cubic
+    convolution kernel with coefficient ``a``."""
+    ftype = x.dtype.type
+    x = np.abs(x)
+    if not cubic:
+        return np.maximum(ftype(1) - x, ftype(0))
+    return np.where(x < 1, _cubic1_fused(x, ftype(a)), np.where(x < 2, _cubic2_fused(x, ftype(a)), ftype(0)))
+
+
 def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, ftype, cubic: bool):
     """``(indices (K, O), weights (K, O))`` of PyTorch's antialiased (PIL-style) resampling along one
     dimension: a triangle or cubic (A = -0.5) filter stretched by the scale when downsampling,
@@ -212,26 +222,13 @@ def antialias_weights(in_size: int, out_size: int, align_corners: bool, scale: f
                     0, max_size)
     j = np.arange(max_size)[:, None]
     offsets = ((j + xmin[None, :]).astype(ftype) - centers[None, :]).astype(np.float64)
-    x = np.abs((offsets + 0.5) * np.float64(invscale)).astype(ftype)
-    if cubic:
-        a = ftype(-0.5)
-        w = np.where(x < 1, _cubic1_fused(x, a), np.where(x < 2, _cubic2_fused(x, a), ftype(0)))
-    else:
-        w = np.maximum(ftype(1) - x, ftype(0))
-    w = np.where(j < xsize[None, :], w, ftype(0)).astype(ftype)
+    x = ((offsets + 0.5) * np.float64(invscale)).astype(ftype)
+    w = np.where(j < xsize[None, :], _filter(x, cubic, -0.5), ftype(0)).astype(ftype)
     total = np.cumsum(w, axis=0, dtype=ftype)[-1]  # summed in order, as the C++ loop (NumPy's sum pairs terms)
     w = np.where(total != 0, w / np.where(total != 0, total, ftype(1)), w).astype(ftype)
     # PyTorch reads only the xsize taps inside the support: the others get index -1 (weight 0)
     indices = np.where(j < xsize[None, :], np.minimum(j + xmin[None, :], in_size - 1), -1)
     return indices, w
-
-
-def _filter(x: np.ndarray, cubic: bool, a: float) -> np.ndarray:
-    """PyTorch's ``aa_filter``: the triangle ``max(1 - |x|, 0)`` or the cubic convolution kernel."""
-    x = np.abs(x)
-    if not cubic:
-        return np.maximum(1 - x, 0.0)
-    return np.where(x < 1, _cubic1_fused(x, a), np.where(x < 2, _cubic2_fused(x, a), 0.0))
 
 
 def uint8_weights(in_size: int, out_size: int, align_corners: bool, scale: float | None, cubic: bool,
