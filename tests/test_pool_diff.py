@@ -653,6 +653,29 @@ def test_max_unpool_in_chunks_of_planes(monkeypatch, budget, threads):
     assert_matches(got, F.max_unpool2d(v, i, 2), np.float64, f"budget={budget}", exact=True)
 
 
+@pytest.mark.parametrize("bad", [-1, 16, 10**12])
+@pytest.mark.parametrize("threads", [False, True])
+def test_max_unpool_bad_index_in_a_later_piece(monkeypatch, bad, threads):
+    """Each piece of planes checks its own indices (on whichever thread claims it): an index out of
+    range in the last plane is refused, whether the work was split or not, and every output is
+    zeroed first (a fresh array, NaN-filled here to show it)."""
+    from convscope.ops import pool as cpool
+    from convscope.ops import threads as cthreads
+    monkeypatch.setattr(cpool, "UNPOOL_CHUNK_INDICES", 8)
+    if threads:
+        monkeypatch.setattr(cpool, "UNPOOL_PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(cthreads, "_another_thread_running", lambda: False)
+    x = np.random.default_rng(2).standard_normal((4, 6, 4, 4))
+    v, i = F.max_pool2d(T(x), 2, return_indices=True)
+    v, i = v.numpy(), i.numpy().copy()
+    monkeypatch.setattr(np, "empty", lambda *a, **k: np.full(*a, np.nan, **k))
+    got = ours("max_unpool2d")(v, i, 2)
+    assert not np.isnan(got).any() and (got == 0).sum() == got.size - v.size
+    i[-1, -1, -1, -1] = bad
+    with pytest.raises(ValueError, match=f"invalid max index {bad}"):
+        ours("max_unpool2d")(v, i, 2)
+
+
 def test_max_unpool_duplicate_indices_last_write_wins():
     """With repeated indices torch's CPU kernel writes in input order (the last one stays)."""
     vals = np.array([[[1.0, 2.0, 3.0, 4.0]]])
