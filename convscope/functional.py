@@ -32,7 +32,7 @@ from .ops.conv import conv_backward, conv_forward, conv_transpose_backward, conv
 from .ops.pool import (adaptive_avg_pool_backward, adaptive_avg_pool_forward, adaptive_max_pool_forward,
                        avg_pool_backward, avg_pool_forward, fractional_max_pool_forward, max_pool_forward,
                        max_unpool_backward, max_unpool_forward, scatter_to_indices, tiles)
-from .ops.resize import (nearest_kernel_is_channels_last, pixel_shuffle_forward, pixel_unshuffle_forward,
+from .ops.resize import (takes_channels_last_kernel, pixel_shuffle_forward, pixel_unshuffle_forward,
                          resize_backward, resize_forward)
 from .ops.window import gather_windows, scatter_windows
 from .random import default_generator
@@ -615,7 +615,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
         scales = tuple(float(f) for f in factors)
     out = resize_forward(x, output_size, mode, align_corners, scales, antialias)
-    channels_last_kernel = nearest_kernel_is_channels_last(x, output_size)
+    channels_last_kernel = takes_channels_last_kernel(x, output_size)
     return _wrap(out, (input,), lambda g: (resize_backward(g, x.shape, output_size, mode, align_corners, scales,
                                                            antialias, channels_last_kernel),), "UpsampleBackward")
 

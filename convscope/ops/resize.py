@@ -15,7 +15,7 @@ import numpy as np
 from ._arrays import silent_float_errors
 from .threads import split_rows
 
-__all__ = ["resize_forward", "resize_backward", "nearest_kernel_is_channels_last", "resize_taps",
+__all__ = ["resize_forward", "resize_backward", "takes_channels_last_kernel", "resize_taps",
            "pixel_shuffle_forward", "pixel_unshuffle_forward", "CUBIC_A"]
 
 #: The cubic convolution coefficient of PyTorch's bicubic mode (PIL's antialiased bicubic uses -0.5).
@@ -71,16 +71,56 @@ def _guarded_floor(src: np.ndarray, in_size: int) -> np.ndarray:
     return np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), in_size - 1)
 
 
-def nearest_kernel_is_channels_last(x: np.ndarray, output_size: tuple[int, ...]) -> bool:
-    """Whether PyTorch 2.13's CPU nearest upsampling takes its channels-last kernel for ``x``
-    (``_use_vectorized_kernel_cond_2d/3d`` in ``UpSampleKernel.cpp``): in 2-d for a channels-last
-    input with more than 3 channels or an output with ``H + W <= 128``; in 3-d for a channels-last
-    input with more than 3 channels; never in 1-d.  That kernel computes its source indices
-    differently (see :func:`nearest_indices`), so the picks depend on it."""
+def takes_channels_last_kernel(x: np.ndarray, output_size: tuple[int, ...]) -> bool:
+    """Whether PyTorch 2.13's CPU nearest and bilinear resizing take their channels-last kernels for
+    ``x`` (``_use_vectorized_kernel_cond_2d/3d`` in ``UpSampleKernel.cpp``): in 2-d for a
+    channels-last input with more than 3 channels or an output with ``H + W <= 128``; in 3-d for a
+    channels-last input with more than 3 channels; never in 1-d.  Those kernels compute nearest
+    source indices and bilinear sums differently (:func:`nearest_indices`,
+    :func:`_bilinear_channels_last`).  (torch also takes the bilinear one for 3 channels when it
+    runs on one thread, a setting of torch's that convscope cannot see.)"""
     if x.ndim not in (4, 5):
         return False
     channels_last = _is_channels_last_contiguous(x) and x.shape[1] > 3
     return channels_last or (x.ndim == 4 and output_size[-2] + output_size[-1] <= 128)
+
+
+#: Elements of one SIMD vector in torch 2.13's channels-last resizing kernels on this machine
+#: (32 bytes: measured, 8 float32 or 4 float64 channels are summed in the vector order).
+_CHANNELS_LAST_VECTOR_BYTES = 32
+
+
+def _fma_data(a: np.ndarray, b, c: np.ndarray) -> np.ndarray:
+    """:func:`_fused_multiply_add` of data that may hold inf or NaN (or overflow in the float64
+    splitting): there the plain ``a * b + c``, which rounds the same way wherever it is not finite."""
+    ftype = a.dtype.type
+    fused = _fused_multiply_add(a, b, c, ftype)
+    if ftype == np.float32 or np.isfinite(fused).all():
+        return fused.astype(ftype, copy=False)
+    return np.where(np.isfinite(fused), fused, a * b + c).astype(ftype)
+
+
+def _bilinear_channels_last(x: np.ndarray, output_size: tuple[int, int], align_corners: bool,
+                            scales: tuple[float | None, float | None]) -> np.ndarray:
+    """2-d bilinear resizing as torch's channels-last kernel sums it, bit for bit: the four corners
+    with product weights ``w_hw = lambda_h * lambda_w``; the channels in whole SIMD vectors as
+    ``fma(i00, w00, fma(i01, w01, fma(i11, w11, i10 * w10)))``, the others (the last ``C % L``) as
+    ``fma(i11, w11, fma(i10, w10, fma(i00, w00, i01 * w01)))`` (measured: the order and the fusing
+    its compiler chose)."""
+    ftype = x.dtype.type
+    (ih, hw), (iw, ww) = (linear_weights(i, o, align_corners, s, ftype)
+                          for i, o, s in zip(x.shape[2:], output_size, scales))
+    h0, h1, w0, w1 = hw[0][:, None], hw[1][:, None], ww[0][None, :], ww[1][None, :]
+    rows = [np.take(x, ih[k], axis=2) for k in (0, 1)]
+    i00, i01, i10, i11 = (np.take(rows[a], iw[b], axis=3) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)))
+    w00, w01, w10, w11 = h0 * w0, h0 * w1, h1 * w0, h1 * w1
+    channels = x.shape[1]
+    vector = channels - channels % (_CHANNELS_LAST_VECTOR_BYTES // x.itemsize)
+    out = np.empty(x.shape[:2] + tuple(output_size), dtype=ftype)
+    v, t = slice(0, vector), slice(vector, channels)
+    out[:, v] = _fma_data(i00[:, v], w00, _fma_data(i01[:, v], w01, _fma_data(i11[:, v], w11, i10[:, v] * w10)))
+    out[:, t] = _fma_data(i11[:, t], w11, _fma_data(i10[:, t], w10, _fma_data(i00[:, t], w00, i01[:, t] * w01)))
+    return out
 
 
 def _is_channels_last_contiguous(x: np.ndarray) -> bool:
@@ -105,7 +145,7 @@ def nearest_indices(in_size: int, out_size: int, scale: float | None, exact: boo
     The rounding is PyTorch 2.13's CPU kernels' (``UpSample.h``, ``UpSampleKernel.cpp``), which
     differ in where they round:
 
-    - the channels-last kernel (:func:`nearest_kernel_is_channels_last`) computes in float32
+    - the channels-last kernel (:func:`takes_channels_last_kernel`) computes in float32
       whatever the dtype: ``floorf(float(dst) * scale)``, except that an unchanged size is the
       identity and a doubled size ``dst >> 1`` whatever the scale factor says; ``nearest-exact``
       ``floorf((dst + 0.5) * double(scale))``, rounded to float32 before the floor;
@@ -395,7 +435,7 @@ def resize_taps(x: np.ndarray, output_size: tuple[int, ...], mode: str, align_co
     :func:`resize_forward` applies them (last dimension first): output ``o`` along ``axis`` is
     ``sum_t weights[t, o] * x[..., indices[t, o], ...]``.  For traces and pictures."""
     return _taps_per_dim(x.shape, output_size, mode, align_corners, scales, antialias, x.dtype,
-                         nearest_kernel_is_channels_last(x, output_size))
+                         takes_channels_last_kernel(x, output_size))
 
 
 @silent_float_errors
@@ -404,7 +444,7 @@ def resize_backward(grad: np.ndarray, input_shape: tuple[int, ...], output_size:
                     channels_last_kernel: bool = False) -> np.ndarray:
     """Adjoint of :func:`resize_forward` (every mode is linear in the input): apply the transposed
     resampling of each dimension, in the reverse order.  ``channels_last_kernel``: the forward's
-    nearest indices came from PyTorch's channels-last kernel (:func:`nearest_kernel_is_channels_last`
+    nearest indices came from PyTorch's channels-last kernel (:func:`takes_channels_last_kernel`
     of the forward's input)."""
     out = grad
     for axis, indices, weights in reversed(_taps_per_dim(input_shape, output_size, mode, align_corners, scales,
@@ -472,8 +512,10 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
     if x.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
         return resize_uint8(x, output_size, mode, align_corners, scales, antialias)
+    if mode == "bilinear" and not antialias and takes_channels_last_kernel(x, output_size):
+        return _bilinear_channels_last(x, output_size, align_corners, scales)
     if mode in ("nearest", "nearest-exact"):
-        channels_last, double = nearest_kernel_is_channels_last(x, output_size), x.dtype == np.float64
+        channels_last, double = takes_channels_last_kernel(x, output_size), x.dtype == np.float64
         return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", channels_last, double)
                             for i, o, scale in zip(x.shape[2:], output_size, scales)])
     out = x
