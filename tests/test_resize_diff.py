@@ -716,3 +716,14 @@ def test_bilinear_channels_last_kernel_is_bit_exact(dtype, seed):
             continue
         np.testing.assert_array_equal(CF.interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy(),
                                       err_msg=f"{x.shape} {x.strides} {kw}")
+
+
+def test_bilinear_channels_last_kernel_in_blocks_of_rows(monkeypatch):
+    """Large outputs of the channels-last kernel are computed a block of output rows at a time
+    (bounded temporaries); the blocks change no bit."""
+    from convscope.ops import resize
+    monkeypatch.setattr(resize, "RESIZE_BLOCK_ELEMENTS", 50)
+    x = _layout(np.random.default_rng(4).standard_normal((2, 9, 13, 17)).astype(np.float32), channels_last=True)
+    for size in ((40, 90), (5, 3)):
+        kw = dict(size=size, mode="bilinear")
+        np.testing.assert_array_equal(CF.interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy())

@@ -85,6 +85,9 @@ def takes_channels_last_kernel(x: np.ndarray, output_size: tuple[int, ...]) -> b
     return channels_last or (x.ndim == 4 and output_size[-2] + output_size[-1] <= 128)
 
 
+#: Outputs computed at once by :func:`_bilinear_channels_last` (its temporaries are a few times this).
+RESIZE_BLOCK_ELEMENTS = 2**18
+
 #: Elements of one SIMD vector in torch 2.13's channels-last resizing kernels on this machine
 #: (32 bytes: measured, 8 float32 or 4 float64 channels are summed in the vector order).
 _CHANNELS_LAST_VECTOR_BYTES = 32
@@ -106,20 +109,26 @@ def _bilinear_channels_last(x: np.ndarray, output_size: tuple[int, int], align_c
     with product weights ``w_hw = lambda_h * lambda_w``; the channels in whole SIMD vectors as
     ``fma(i00, w00, fma(i01, w01, fma(i11, w11, i10 * w10)))``, the others (the last ``C % L``) as
     ``fma(i11, w11, fma(i10, w10, fma(i00, w00, i01 * w01)))`` (measured: the order and the fusing
-    its compiler chose)."""
+    its compiler chose).  Output rows in blocks of about ``RESIZE_BLOCK_ELEMENTS`` outputs, which
+    bounds the temporaries."""
     ftype = x.dtype.type
     (ih, hw), (iw, ww) = (linear_weights(i, o, align_corners, s, ftype)
                           for i, o, s in zip(x.shape[2:], output_size, scales))
-    h0, h1, w0, w1 = hw[0][:, None], hw[1][:, None], ww[0][None, :], ww[1][None, :]
-    rows = [np.take(x, ih[k], axis=2) for k in (0, 1)]
-    i00, i01, i10, i11 = (np.take(rows[a], iw[b], axis=3) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)))
-    w00, w01, w10, w11 = h0 * w0, h0 * w1, h1 * w0, h1 * w1
+    w0, w1 = ww[0][None, :], ww[1][None, :]
     channels = x.shape[1]
     vector = channels - channels % (_CHANNELS_LAST_VECTOR_BYTES // x.itemsize)
-    out = np.empty(x.shape[:2] + tuple(output_size), dtype=ftype)
     v, t = slice(0, vector), slice(vector, channels)
-    out[:, v] = _fma_data(i00[:, v], w00, _fma_data(i01[:, v], w01, _fma_data(i11[:, v], w11, i10[:, v] * w10)))
-    out[:, t] = _fma_data(i11[:, t], w11, _fma_data(i10[:, t], w10, _fma_data(i00[:, t], w00, i01[:, t] * w01)))
+    out = np.empty(x.shape[:2] + tuple(output_size), dtype=ftype)
+    block = max(1, RESIZE_BLOCK_ELEMENTS // max(1, x.shape[0] * channels * output_size[1]))
+    for r0 in range(0, output_size[0], block):
+        rows = slice(r0, r0 + block)
+        h0, h1 = hw[0][rows, None], hw[1][rows, None]
+        src = [np.take(x, ih[k][rows], axis=2) for k in (0, 1)]
+        i00, i01, i10, i11 = (np.take(src[a], iw[b], axis=3) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)))
+        w00, w01, w10, w11 = h0 * w0, h0 * w1, h1 * w0, h1 * w1
+        o = out[:, :, rows]
+        o[:, v] = _fma_data(i00[:, v], w00, _fma_data(i01[:, v], w01, _fma_data(i11[:, v], w11, i10[:, v] * w10)))
+        o[:, t] = _fma_data(i11[:, t], w11, _fma_data(i10[:, t], w10, _fma_data(i00[:, t], w00, i01[:, t] * w01)))
     return out
 
 
