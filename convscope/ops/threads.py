@@ -174,7 +174,7 @@ class _ThreadStates:
 
     Opening a ``/proc`` file costs about 8 µs on this virtual machine, reading an open one again
     (``pread`` from offset 0, which regenerates it) about 3: with torch loaded (three other
-    threads) the check went from 45 to about 12 µs, paid by every split.  The thread count in
+    threads) the check went from 45 to about 17 µs, paid by every split.  The thread count in
     ``/proc/self/stat`` tells when to list the threads again."""
 
     def __init__(self) -> None:
