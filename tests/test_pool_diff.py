@@ -656,9 +656,9 @@ def test_max_unpool_in_chunks_of_planes(monkeypatch, budget, threads):
 @pytest.mark.parametrize("bad", [-1, 16, 10**12])
 @pytest.mark.parametrize("threads", [False, True])
 def test_max_unpool_bad_index_in_a_later_piece(monkeypatch, bad, threads):
-    """Each piece of planes checks its own indices (on whichever thread claims it): an index out of
-    range in the last plane is refused, whether the work was split or not, and every output is
-    zeroed first (a fresh array, NaN-filled here to show it)."""
+    """An index out of range in the last plane is refused, whether the work was split or not (the
+    caller checks every index while the worker may already scatter), and every output is zeroed
+    first (a fresh array, NaN-filled here to show it)."""
     from convscope.ops import pool as cpool
     from convscope.ops import threads as cthreads
     monkeypatch.setattr(cpool, "UNPOOL_CHUNK_INDICES", 8)

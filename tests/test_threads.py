@@ -137,6 +137,65 @@ def test_split_rows_raises_a_pieces_error_after_the_other_pieces(monkeypatch):
 
 
 @two_cpus
+@pytest.mark.parametrize("per_worker", [1, 2, 3])
+def test_split_rows_runs_first_on_the_caller_before_its_pieces(per_worker, monkeypatch):
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+    events, lock = [], threading.Lock()
+
+    def first():
+        time.sleep(0.005)  # the worker claims pieces meanwhile
+        with lock:
+            events.append(("first", threading.current_thread().name))
+
+    def fill(lo, hi):
+        time.sleep(0.002)
+        with lock:
+            events.append(((lo, hi), threading.current_thread().name))
+    threads.split_rows(fill, 12, nbytes=1 << 30, pieces_per_worker=per_worker, first=first)
+    caller = threading.current_thread().name
+    assert [e for e in events if e[0] == "first"] == [("first", caller)]
+    own = [k for k, e in enumerate(events) if e[1] == caller]
+    assert events[own[0]][0] == "first"  # before any of the caller's pieces
+    spans = sorted(e[0] for e in events if e[0] != "first")
+    assert len(spans) == 2 * per_worker and spans[0][0] == 0 and spans[-1][1] == 12
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+
+
+@two_cpus
+def test_split_rows_stops_the_workers_when_first_raises(monkeypatch):
+    """The error is raised once the worker has finished the piece it holds, and no piece starts after
+    the failure."""
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+    started, finished, lock = [], [], threading.Lock()
+
+    def first():
+        time.sleep(0.02)
+        raise ValueError("bad input")
+
+    def fill(lo, hi):
+        with lock:
+            started.append(lo)
+        time.sleep(0.01)
+        with lock:
+            finished.append(lo)
+    with pytest.raises(ValueError, match="bad input"):
+        threads.split_rows(fill, 64, nbytes=1 << 30, first=first)
+    assert sorted(started) == sorted(finished)  # nothing still writing after the raise
+    assert len(started) < 8  # 8 pieces: the worker stopped claiming
+    time.sleep(0.03)
+    assert len(started) == len(finished)
+    assert not getattr(threads._inside, "active", False)
+
+
+def test_split_rows_runs_first_when_it_does_not_split(monkeypatch):
+    calls = []
+    threads.split_rows(lambda lo, hi: calls.append((lo, hi)), 5, nbytes=1, first=lambda: calls.append("first"))
+    assert calls == ["first", (0, 5)]
+
+
+@two_cpus
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or threads._sched_getcpu() is None,
                     reason="the caller's CPU is not known here")
 def test_split_rows_leaves_the_callers_cpu_to_the_caller():

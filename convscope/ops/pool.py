@@ -365,12 +365,16 @@ def fractional_max_pool_forward(x: np.ndarray, samples: np.ndarray, kernel_size:
 #: indices (1 MiB of int64) stay in cache between the add that makes them and the scatter that reads them.
 UNPOOL_CHUNK_INDICES = 2**17
 #: Max unpooling splits its planes across the cores from this many output bytes on.  Each piece
-#: checks, zeroes and fills its own planes, so the whole call is shared and the woken worker's late
-#: start overlaps the caller's first piece; measured (best / median ms, one thread against split,
-#: 2x2 unpooling, batch 8, 64 channels): 3.1 MB out 0.257 / 0.266 against 0.295 / 0.474, 6.1 MB
-#: 0.509 / 0.539 against 0.391 / 0.470, 24.5 MB 2.72 / 2.88 against 1.79 / 2.01.  (With the check
-#: and the zeroing on the caller alone, split and unsplit were even at 6.4 MB.)
+#: zeroes and fills its own planes, so the whole call is shared; measured (best / median ms, one
+#: thread against split, 2x2 unpooling, batch 8, 64 channels): 3.1 MB out 0.257 / 0.266 against
+#: 0.295 / 0.474, 6.1 MB 0.509 / 0.539 against 0.391 / 0.470, 24.5 MB 2.72 / 2.88 against 1.79 / 2.01.
+#: (With the zeroing on the caller alone, split and unsplit were even at 6.4 MB.)
 UNPOOL_PARALLEL_MIN_BYTES = 4 * 2**20
+#: Pieces per thread of max unpooling's split.  Each piece makes three NumPy calls (zero, add the
+#: plane offsets, scatter) and hands the GIL over between them, a thread wake-up whenever the other
+#: thread holds it: at 6.1 MB out, 2 pieces per thread took 0.58 ms at the median against 1.10 for 4
+#: (best 0.43 against 0.47), measured in alternating blocks.
+UNPOOL_PIECES_PER_WORKER = 2
 
 
 @functools.lru_cache(maxsize=4)
@@ -399,22 +403,26 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     plane_offsets = _plane_offsets(step, per_plane, plane)
     row_bytes = plane * out.itemsize
 
+    def check() -> None:
+        if flat_idx.size and flat_idx.view(np.uint64).max() >= plane:  # negatives are huge as unsigned
+            bad = flat_idx[(flat_idx < 0) | (flat_idx >= plane)].flat[0]
+            raise ValueError(f"{op}: found an invalid max index {bad} (output planes of shape {output_size} "
+                             f"have {plane} elements)")
+
     def scatter(lo: int, hi: int) -> None:
-        """Planes ``[lo, hi)``, ``step`` at a time: check their indices, zero them (glibc's memset, twice
-        as fast as NumPy's fill), ``out.flat[p*plane + index] = x``."""
+        """Planes ``[lo, hi)``, ``step`` at a time: zero them (glibc's memset, twice as fast as NumPy's
+        fill), ``out.flat[p*plane + index] = x``.  An index outside its plane (the check raises then,
+        and the output is dropped) lands in another plane or raises IndexError: NumPy bounds-checks
+        the flat index."""
         for p0 in range(lo, hi, step):
             p1 = min(hi, p0 + step)
-            local = flat_idx[p0:p1]
-            if local.size and local.view(np.uint64).max() >= plane:  # negatives are huge as unsigned
-                bad = local[(local < 0) | (local >= plane)].flat[0]
-                raise ValueError(f"{op}: found an invalid max index {bad} (output planes of shape {output_size} "
-                                 f"have {plane} elements)")
             ctypes.memset(out_planes.ctypes.data + p0 * row_bytes, 0, (p1 - p0) * row_bytes)
             target = scratch((p1 - p0) * per_plane, np.int64, slot=3).reshape(p1 - p0, per_plane)
-            np.add(local, plane_offsets[:p1 - p0], out=target)
+            np.add(flat_idx[p0:p1], plane_offsets[:p1 - p0], out=target)
             out_planes[p0:p1].reshape(-1)[target.reshape(-1)] = values[p0:p1].reshape(-1)
 
-    split_rows(scatter, count, out.nbytes, UNPOOL_PARALLEL_MIN_BYTES)
+    # The check runs on the caller while the woken worker starts: it overlaps the wake-up.
+    split_rows(scatter, count, out.nbytes, UNPOOL_PARALLEL_MIN_BYTES, UNPOOL_PIECES_PER_WORKER, first=check)
     return out
 
 

@@ -274,32 +274,43 @@ def _bounds(total: int, workers: int) -> list[int]:
 
 
 def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int,
-               min_bytes: int | None = None) -> None:
+               min_bytes: int | None = None, pieces_per_worker: int = ROW_PIECES_PER_WORKER,
+               first: Callable[[], None] | None = None) -> None:
     """Call ``fill(lo, hi)`` over contiguous pieces that cover ``[0, rows)`` once, split across the
     machine's cores when at least ``min_bytes`` are written (``PARALLEL_MIN_BYTES`` when None; a
     caller's own measured break-even otherwise).  For NumPy copies only, which release the GIL: a
     single-threaded copy leaves the other cores idle while PyTorch's kernels use them all.  Inside
     a split's part (already one core's share) it runs on the calling thread.
 
+    ``first()``, when given, runs on the caller before any piece of its own, while the woken workers
+    start (some 40 µs): work that must be done once, such as checking the input.  If it raises, the
+    workers stop claiming pieces and the error is raised once they have finished theirs (they may
+    have written into the caller's arrays).
+
     The caller fills pieces too, beside one worker per other CPU, each thread claiming the next piece
-    as it finishes one.  A woken worker starts some 40 µs late, and on this shared machine one CPU
-    often ran about 30% slower than the other, which a fixed half per thread waits for.  Measured
-    against two fixed halves on the workers (best / median ms): nearest x2 of 8x64x56x56 float32
-    1.06 / 1.37 against 1.20 / 1.56, float64 4.33 / 6.18 against 6.67 / 8.82, x3 5.54 / 6.79
-    against 8.83 / 11.98; max unpooling into 8x64x112x112 2.56 / 3.37 against 2.99 / 3.86."""
+    as it finishes one.  A woken worker starts late, and on this shared machine one CPU often ran
+    about 30% slower than the other, which a fixed half per thread waits for.  Measured against two
+    fixed halves on the workers (best / median ms): nearest x2 of 8x64x56x56 float32 1.06 / 1.37
+    against 1.20 / 1.56, float64 4.33 / 6.18 against 6.67 / 8.82, x3 5.54 / 6.79 against 8.83 / 11.98;
+    max unpooling into 8x64x112x112 2.56 / 3.37 against 2.99 / 3.86.  Every piece costs GIL handovers
+    between its NumPy calls, each a thread wake-up when the other thread holds the GIL: a caller
+    whose pieces are several short calls wants fewer of them (``pieces_per_worker``)."""
     workers = min(worker_count(), len(_cpus()), rows)
     threshold = PARALLEL_MIN_BYTES if min_bytes is None else min_bytes
     if (workers < 2 or nbytes < threshold or getattr(_inside, "active", False)
             or _another_thread_running()):
+        if first is not None:
+            first()
         fill(0, rows)
         return
-    pieces = min(rows, ROW_PIECES_PER_WORKER * workers)
+    pieces = min(rows, max(1, pieces_per_worker) * workers)
     bounds = _bounds(rows, pieces)
     claims = itertools.count()  # its next() is atomic: each piece is claimed once
+    stopped = False
 
     def drain(_lo: int = 0, _hi: int = 0) -> None:
         for piece in claims:
-            if piece >= pieces:
+            if piece >= pieces or stopped:
                 return
             fill(bounds[piece], bounds[piece + 1])
 
@@ -309,6 +320,12 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int,
         tasks.put((drain, 0, 0, futures[-1]))
     _inside.active = True  # what fill submits runs here
     try:
+        if first is not None:
+            try:
+                first()
+            except BaseException:
+                stopped = True
+                raise
         drain()
     finally:
         _inside.active = False
