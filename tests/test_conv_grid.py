@@ -4,7 +4,9 @@ The grid is what ``conv_forward`` uses for larger feature maps; the differential
 reaches the plain im2col path with its small inputs, so the grid is driven directly here, in both
 layouts (plain and stacked taps) and with chunk budgets down to one output row per GEMM.
 """
+import dataclasses
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -57,6 +59,47 @@ def test_grid_matches_torch(seed, stacked):
         np.testing.assert_allclose(out, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_compact_columns_match_torch(seed):
+    """Compact columns (the output's own positions; the GEMM writes into the output) for every
+    geometry, with blocks of one row up to whole samples and canvas slabs of several blocks."""
+    rng = np.random.default_rng(500 + seed)
+    dtype = np.float64 if seed % 4 else np.float32
+    n, x, w, b, kw = _random_case(rng, dtype)
+    g = arith.conv_geometry(x.shape, w.shape, n=n, **kw)
+    ref = _torch_conv(n, x, w, b, kw)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    wide = grid.plan_grid(g, x.itemsize, 1 << 23, False)
+    out_rows = g.output_size[0]
+    for rows in sorted({1, max(1, out_rows // 3), out_rows}):
+        plan = dataclasses.replace(wide, compact=True, rows=rows, slab_rows=max(rows, out_rows // rows * rows))
+        assert plan.length(rows) == rows * math.prod(g.output_size[1:])
+        out = np.full(ref.shape, np.nan, dtype=dtype)
+        grid.conv_grid(x, w, b, g, out, plan)
+        np.testing.assert_allclose(out, ref, **tol, err_msg=f"{kw} k={w.shape[2:]} in={x.shape} {plan}")
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_compact_columns_through_conv_forward(seed, monkeypatch):
+    """With the width threshold out of the way, the public function takes compact plans (split
+    between the cores or not) and agrees with torch."""
+    rng = np.random.default_rng(700 + seed)
+    n, x, w, b, kw = _random_case(rng, np.float64)
+    x = rng.standard_normal(x.shape[:2] + tuple(40 if j == 0 else 24 for j in range(n)))
+    g = arith.conv_geometry(x.shape, w.shape, n=n, **kw)
+    monkeypatch.setattr(conv, "COMPACT_MIN_WIDTH", 0)
+    monkeypatch.setattr(conv, "COMPACT_BLOCK_BYTES", (1, 1 << 12, 1 << 21)[seed % 3])
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", 0 if seed % 2 else float("inf"))
+    taken = []
+    original = conv._conv_planned
+    monkeypatch.setattr(conv, "_conv_planned", lambda *a: (taken.append(a[-1]), original(*a)))
+    got = getattr(F, f"conv{n}d")(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    np.testing.assert_allclose(got, _torch_conv(n, x, w, b, kw), rtol=1e-10, atol=1e-10)
+    plan = conv._grid_plan(g, x.itemsize, x.shape[0], flat=conv.flat_applies(x, w, g), compact=True)
+    if isinstance(plan, grid.GridPlan) and not plan.stacked and plan.samples == 1:
+        assert plan.compact and taken and all(p == plan for p in taken)
+
+
 @pytest.mark.parametrize("batch", [2, 5, 7])
 @pytest.mark.parametrize("stacked", [False, True])
 def test_samples_side_by_side(batch, stacked, monkeypatch):
@@ -89,7 +132,7 @@ def test_grid_is_the_path_for_large_maps(seed, monkeypatch):
     original = conv._conv_planned
     monkeypatch.setattr(conv, "_conv_planned", lambda *a: (taken.append(a[-1]), original(*a)))
     got = getattr(F, f"conv{n}d")(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
-    expected_plan = conv._grid_plan(g, x.itemsize, x.shape[0], flat=conv.flat_applies(x, w, g))
+    expected_plan = conv._grid_plan(g, x.itemsize, x.shape[0], flat=conv.flat_applies(x, w, g), compact=True)
     assert taken == ([expected_plan] if expected_plan is not None else [])
     np.testing.assert_allclose(got, _torch_conv(n, x, w, b, kw), rtol=1e-10, atol=1e-10)
 
@@ -110,6 +153,16 @@ def test_plan_choice_on_benchmark_layers():
     assert plan((8, 256, 4096), (256, 256, 3), padding=1) == "plain"
     assert plan((8, 512, 14, 14), (512, 512, 3, 3), stride=2, padding=1) is None   # 57 columns a sample
     assert plan((128, 1, 28, 28), (16, 1, 5, 5), padding=2) is None                  # LeNet: 88 KiB a sample
+
+    def compact(x_shape, w_shape, **kw):
+        g = arith.conv_geometry(x_shape, w_shape, n=len(w_shape) - 2, **kw)
+        p = conv._grid_plan(g, 4, x_shape[0], compact=True)
+        return p.compact, p.rows
+    # the stem's columns: 3*49 taps and the bias's row of ones, 31 rows of 112 (1.8 MiB) a block
+    assert compact((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == (True, 31)
+    assert compact((8, 256, 4096), (256, 256, 3), padding=1) == (True, 681)
+    assert compact((8, 3, 224, 64), (64, 3, 7, 7), stride=2, padding=3)[0] is False   # rows of 32
+    assert compact((8, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1)[0] is False  # stacked
 
 
 def test_single_tap_reads_the_phase_image_without_copy():

@@ -176,7 +176,7 @@ def _stacks_taps(g: ConvGeometry, batch: int) -> bool:
 
 
 def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float | None = None,
-               flat: bool = False) -> GridPlan | FlatPlan | None:
+               flat: bool = False, compact: bool = False) -> GridPlan | FlatPlan | None:
     """The layout of the wide-grid paths for ``g``, or None where the plain im2col is faster.
 
     With ``flat`` (the input allows it: :func:`convscope.ops.flat.flat_input`) the input's own
@@ -187,7 +187,8 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
     Otherwise the stride-phase grid, measured on the benchmark layers (``docs/benchmarks.md``): it
     wins wherever it wastes little and its per-sample work is not too small.
 
-    Stacking the last dimension's taps into the GEMM's rows: :func:`_stacks_taps`.
+    Stacking the last dimension's taps into the GEMM's rows: :func:`_stacks_taps`.  With ``compact``
+    (an output ``(B, C_out, *o)`` that is C-contiguous) the grid may use compact columns (:func:`_compact`).
     """
     limit = GRID_MAX_WASTE if max_waste is None else max_waste
     stacked = _stacks_taps(g, batch)
@@ -200,7 +201,28 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
     sample_bytes = g.in_channels * math.prod(g.kernel_size) * sample_columns * itemsize
     if plain.waste(g) > limit or plain.length(plain.rows) < GRID_MIN_LENGTH or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
-    return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch) if stacked else plain
+    if stacked:
+        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch)
+    return _compact(plain, g, itemsize) if compact else plain
+
+
+#: Compact columns (``GridPlan.compact``: each tap's columns are the output's own positions, and the
+#: GEMM writes straight into the output) for unstacked one-sample grid plans whose output rows are at
+#: least this many elements: the gather's copies are runs of an output row rather than one long run,
+#: but the product needs no crop into the output.
+COMPACT_MIN_WIDTH = 64
+#: Column bytes of a compact block at most (fewer output rows a GEMM): two workers' blocks then stay
+#: in the cache they share, and so the batch can be split between them (:func:`_splits_batch`).
+COMPACT_BLOCK_BYTES = 2 * 2**20
+
+
+def _compact(plan: GridPlan, g: ConvGeometry, itemsize: int) -> GridPlan:
+    """``plan`` with compact columns where they pay (``COMPACT_MIN_WIDTH``), else ``plan``."""
+    if plan.stacked or plan.samples != 1 or (g.ndim > 1 and g.output_size[-1] < COMPACT_MIN_WIDTH):
+        return plan
+    row_bytes = (g.in_channels * math.prod(g.kernel_size) + 1) * math.prod(g.output_size[1:]) * itemsize
+    rows = max(1, min(plan.rows, COMPACT_BLOCK_BYTES // row_bytes))
+    return dataclasses.replace(plan, compact=True, rows=rows, slab_rows=max(rows, plan.slab_rows // rows * rows))
 
 
 def _conv_planned(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry, out: np.ndarray,
@@ -231,7 +253,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         _conv_pointwise(x, weight, bias, g, out)
         return out
     g_flat = flat_geometry(x, weight, g)
-    if _splits_batch(g, x):
+    if _splits_batch(g, x, g_flat):
         # each part lays its blocks out as the whole batch would (the same GEMMs, the same bits)
         split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], g_flat, batch),
                       batch, unit=_block_samples(x, g, g_flat))
@@ -255,7 +277,7 @@ SPLIT_MIN_PART_MACS = 50_000_000
 SPLIT_MAX_SAMPLE_COLUMN_BYTES = CHUNK_BYTES // 2
 
 
-def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
+def _splits_batch(g: ConvGeometry, x: np.ndarray, g_flat: ConvGeometry | None = None) -> bool:
     """Whether :func:`conv_forward` splits the batch between the cores: not pointwise (one batched
     GEMM with no copies), at least ``SPLIT_MIN_PART_MACS`` a part and at most
     ``SPLIT_MAX_SAMPLE_COLUMN_BYTES`` of columns a sample (the taps the GEMM's inner dimension holds)."""
@@ -264,14 +286,21 @@ def _splits_batch(g: ConvGeometry, x: np.ndarray) -> bool:
     if workers < 2 or _is_pointwise(g):
         return False
     sample_macs = conv_macs(g.in_channels, g.out_channels, g.kernel_size, g.output_size, g.groups)
+    if sample_macs * (batch // workers) < SPLIT_MIN_PART_MACS:
+        return False
     taps_in_k = math.prod(g.kernel_size[:-1] if _stacks_taps(g, batch) else g.kernel_size)
     column_bytes = g.in_channels * taps_in_k * math.prod(g.output_size) * x.itemsize
-    return sample_macs * (batch // workers) >= SPLIT_MIN_PART_MACS and column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
+    if column_bytes > SPLIT_MAX_SAMPLE_COLUMN_BYTES:  # unless compact blocks of a few rows keep it small
+        plan = _grid_plan(g_flat or g, x.itemsize, batch, flat=g_flat is not None, compact=True)
+        if not (isinstance(plan, GridPlan) and plan.compact):
+            return False
+        column_bytes = g.in_channels * taps_in_k * plan.length(plan.rows) * x.itemsize
+    return column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
 def _block_samples(x: np.ndarray, g: ConvGeometry, g_flat: ConvGeometry | None) -> int:
     """Samples per GEMM block of :func:`_conv_forward_into` for the whole batch ``x``."""
-    plan = _grid_plan(g_flat or g, x.itemsize, x.shape[0], flat=g_flat is not None)
+    plan = _grid_plan(g_flat or g, x.itemsize, x.shape[0], flat=g_flat is not None, compact=True)
     if plan is not None:
         return plan.samples
     return _chunk_samples(g.output_size[0], _column_bytes_per_row(g, x.itemsize))
@@ -300,7 +329,7 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     inner = math.prod(g.output_size[1:])
 
-    plan = _grid_plan(g_flat or g, x.itemsize, plan_batch, flat=g_flat is not None)
+    plan = _grid_plan(g_flat or g, x.itemsize, plan_batch, flat=g_flat is not None, compact=True)
     if plan is not None:
         # the input's own rows (or, for outputs wider than the input, a widened copy of them)
         x_run = x if g_flat is None else widened_rows(x, g_flat)

@@ -65,15 +65,23 @@ class GridPlan:
     rows: int                            # output rows (first dimension) per GEMM
     slab_rows: int                       # output rows per canvas fill (a multiple of ``rows``)
     samples: int = 1                     # samples side by side along the last dimension, per GEMM
+    compact: bool = False                # columns of the output's own positions (see ``GridConv``)
 
     @property
     def halo(self) -> int:
         """Extra phase rows a block of output rows reads along the first dimension."""
         return max(self.shift[0])
 
+    @property
+    def out_inner(self) -> tuple[int, ...]:
+        """The output's size along every dimension but the first."""
+        return tuple(q - max(a) for q, a in zip(self.extent[1:], self.shift[1:]))
+
     def length(self, rows: int) -> int:
         """GEMM columns for ``rows`` output rows: the wide rows, and for stacked taps the last
-        tap's shift past their end."""
+        tap's shift past their end; compact, the output's own positions."""
+        if self.compact:
+            return rows * math.prod(self.out_inner)
         return rows * self.pitch + (max(self.shift[-1]) if self.stacked else 0)
 
     @property
@@ -287,30 +295,37 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _gather_recipe(blocks: tuple[TapBlock, ...], kernel_size: tuple[int, ...], suffix: tuple[int, ...], channels: int,
-                   span: int, itemsize: int, length: int, groups: int = 1, ones: bool = False) -> GatherRecipe:
+                   span: int, itemsize: int, length: int, groups: int = 1, ones: bool = False,
+                   run: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> GatherRecipe:
     """How :func:`_gather_columns` copies the columns ``(G, C_in/G * taps [+ 1], length)`` (rows in
     the weight's own ``(c_in, taps)`` order, taps of ``kernel_size``) out of a canvas ``(combos, C_in,
     span)``: one copy per tap block, all its taps and channels at once, from a strided view whose
     taps' runs overlap in the canvas into equally spaced rows (a block's taps are a slice of the
     kernel).  ``suffix`` completes each block's phase combination (the stacked GEMM's phase of the
     last dimension); ``ones`` adds a last row of ones per group (the bias's row).  Worked out once
-    per layout: a block's views took 2–3 µs each to work out, 4% of the 3x3 128->128 s2 layer."""
+    per layout: a block's views took 2–3 µs each to work out, 4% of the 3x3 128->128 s2 layer.
+
+    ``run`` is ``(shape, canvas strides)`` of what one tap reads for the ``length`` columns: by
+    default one contiguous run, ``((length,), (1,))``; for compact columns the output's positions,
+    e.g. ``((rows, width), (pitch, 1))``."""
     cin_g = channels // groups
-    if len(blocks) == 1 and blocks[0].counts == (1,) * len(blocks[0].counts) and not ones:
+    run_shape, run_steps = ((length,), (1,)) if run is None else run
+    if (len(blocks) == 1 and blocks[0].counts == (1,) * len(blocks[0].counts) and not ones
+            and run_steps == _contiguous_strides(run_shape)):
         return GatherRecipe((), cin_g, False, (blocks[0].combo + suffix, blocks[0].offset))
     taps = math.prod(kernel_size)
     rows = cin_g * taps + ones
     tap_strides = _contiguous_strides(kernel_size)
     copies = []
     for block in blocks:
-        shape = (groups, cin_g) + block.counts + (length,)
-        source_strides = (cin_g * span, span) + block.steps + (1,)
+        shape = (groups, cin_g) + block.counts + run_shape
+        source_strides = (cin_g * span, span) + block.steps + run_steps
         first_row = sum(k.start * st for k, st in zip(block.kernel, tap_strides))
         target_strides = (rows * length, taps * length) + tuple(k.step * st * length for k, st in
-                                                                zip(block.kernel, tap_strides)) + (1,)
+                                                                zip(block.kernel, tap_strides)) + _contiguous_strides(run_shape)
+        reach = sum((n - 1) * st for n, st in zip(block.counts + run_shape, block.steps + run_steps))
         copies.append(GatherCopy(block.combo + suffix, block.offset, shape, tuple(st * itemsize for st in source_strides),
-                                 sum((n - 1) * st for n, st in zip(block.counts, block.steps)) + length - 1,
-                                 first_row * length * itemsize, tuple(st * itemsize for st in target_strides)))
+                                 reach, first_row * length * itemsize, tuple(st * itemsize for st in target_strides)))
     return GatherRecipe(tuple(copies), rows, ones, None)
 
 
@@ -434,6 +449,9 @@ class GridConv:
             self.block_plan = dataclasses.replace(self.plan, samples=samples)
             self.blocks = _tap_blocks(self.block_plan, g, self.front)
             self.recipes.clear()
+        if self.plan.compact:
+            self._run_compact(b0, y0, rows, flats, base)
+            return
         plan, nb = self.block_plan, samples
         pitch, length = plan.pitch, plan.length(rows)
         layout = plan.extent[1:-1] + (nb, plan.extent[-1]) if self.side else ()
@@ -470,6 +488,28 @@ class GridConv:
         # the crop into the output is then a plain copy of rows (measured on the 3x3 128->128 s2
         # layer, whose second GEMM was added into the output's short rows before)
         copy_rows(target, at_outputs(total))
+
+
+    def _run_compact(self, b0: int, y0: int, rows: int, flats: np.ndarray, base: int) -> None:
+        """:meth:`run` on compact columns (``plan.compact``: one sample per block, taps not stacked, so
+        one GEMM): each tap's columns are the output's own positions, read from the canvas as
+        ``(rows, *out_inner)`` blocks, and the GEMM writes straight into the output, which then needs
+        no crop.  Shorter copies for the gather, but no wasted columns and no copy of the product."""
+        g, plan, groups = self.g, self.block_plan, self.g.groups
+        length = plan.length(rows)
+        key = ("compact", flats.shape[2], rows)
+        recipe = self.recipes.get(key)
+        if recipe is None:
+            run = ((rows,) + plan.out_inner, tuple(plan.flat_strides()))
+            recipe = self.recipes[key] = _gather_recipe(self.blocks, g.kernel_size, (), flats.shape[1], flats.shape[2],
+                                                        flats.itemsize, length, groups, self.bias_in_gemm, run)
+        cols = _gather_columns(flats, self.combo_index, recipe, base, length, groups)
+        ((_, _, w_mat),) = self.gemms
+        # compact plans come from conv_forward alone, whose output is C-contiguous
+        product = view_as(self.out[b0, :, y0:y0 + rows], (groups, w_mat.shape[1], length))
+        np.matmul(w_mat, cols, out=product)
+        if self.bias_rows is not None:
+            np.add(product, self.bias_rows, out=product)
 
 
 def conv_grid(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
