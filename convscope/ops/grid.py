@@ -32,6 +32,11 @@ size (the sub-pixel phases of a transposed convolution) read one canvas, padded 
 padding, each at its own offsets (:func:`shared_canvas_plans`, :class:`GridConv`): the canvas is
 filled once per block instead of once per convolution.
 
+Compact columns.  Where the product's crop into the output costs more than the long runs save
+(few input channels, as in ResNet's 7x7 stem, wide output rows), each tap's columns are instead the
+output's own positions, ``(rows, *o[1:])`` blocks of the phase image, and the GEMM writes straight
+into the output (``GridPlan.compact``; chosen by ``convscope.ops.conv``).
+
 Memory: per chunk of output rows (or of samples side by side), a canvas of the phase images' rows
 it reads, the columns and the product: about ``chunk_bytes`` each for columns and product and
 ``canvas_bytes`` for the canvas, or one output row's worth when that is more.
