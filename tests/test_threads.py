@@ -350,7 +350,8 @@ def _geometry(x_shape, w_shape, **kw):
     ((8, 128, 56, 56), (128, 128, 1, 1), dict(stride=2), True),               # 1x1 s2 is not pointwise
     ((128, 1, 28, 28), (16, 1, 5, 5), dict(padding=2), False),                # 20 million MACs a part
     ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), True),       # compact blocks: 1.8 MB of columns
-    ((8, 64, 224, 224), (64, 64, 7, 7), dict(stride=2, padding=3), False),    # stacked: 40 MB of columns a sample
+    ((8, 64, 224, 224), (64, 64, 7, 7), dict(stride=2, padding=3), True),     # 40 MB a sample, grid blocks of 4 MiB
+    ((8, 32, 16, 56, 56), (32, 32, 3, 3, 3), dict(padding=1), True),          # Conv3d: 58 MB a sample, blocks of a plane
     ((8, 144, 56, 56), (144, 1, 3, 3), dict(padding=1, groups=144), False),   # depthwise: 16 million
     ((8, 256, 56, 56), (64, 256, 1, 1), {}, False),                           # pointwise
     ((1, 512, 56, 56), (512, 512, 3, 3), dict(padding=1), False),             # one sample

@@ -116,6 +116,14 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry):
         yield b0, b1, r0, r1, cols.reshape(groups, (g.in_channels // groups) * k_count, nb * length)
 
 
+#: Where a sample's columns take several blocks of the grid, a block takes ``CHUNK_BYTES //
+#: GRID_CHUNK_SHARE`` of columns (and of product): two workers' blocks then fit the cache they share,
+#: and the batch can still be split between the cores (:func:`_splits_batch`).  Measured (ratio to torch, best / median, 8 rounds,
+#: budget 8 MiB and no split against 4 MiB and split): Conv3d 3x3x3 32->32 at 16x56x56 1.80 / 1.90
+#: against 1.39 / 1.57, Conv1d k3 256->256 1.20 / 1.41 against 1.15 / 1.23, the 3x3 128->128 s2
+#: layer (split either way) 1.31 / 1.41 against 1.31 / 1.34; 2 MiB blocks were slower on that one
+#: (1.55 / 1.56).
+GRID_CHUNK_SHARE = 2
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
 #: stride-phase grid is used.  Since the canvas takes all side-by-side samples in one copy, the grid
 #: pays up to 1.5 (measured A/B, batch 128, ms: LeNet's 5x5 16->32 at 14x14, 1.40, 5.0 -> 3.5; 3x3
@@ -201,9 +209,10 @@ def _grid_plan(g: ConvGeometry, itemsize: int, batch: int = 1, max_waste: float 
     sample_bytes = g.in_channels * math.prod(g.kernel_size) * sample_columns * itemsize
     if plain.waste(g) > limit or plain.length(plain.rows) < GRID_MIN_LENGTH or sample_bytes < GRID_MIN_SAMPLE_BYTES:
         return None
-    if stacked:
-        return plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch)
-    return _compact(plain, g, itemsize) if compact else plain
+    plan = plan_grid(g, itemsize, CHUNK_BYTES, stacked=True, batch=batch) if stacked else plain
+    if plan.samples == 1 and plan.rows < g.output_size[0]:  # slabs of a sample: smaller ones
+        plan = plan_grid(g, itemsize, CHUNK_BYTES // GRID_CHUNK_SHARE, stacked=stacked, batch=batch)
+    return _compact(plan, g, itemsize) if compact else plan
 
 
 #: Compact columns (``GridPlan.compact``: each tap's columns are the output's own positions, and the
@@ -280,7 +289,8 @@ SPLIT_MAX_SAMPLE_COLUMN_BYTES = CHUNK_BYTES // 2
 def _splits_batch(g: ConvGeometry, x: np.ndarray, g_flat: ConvGeometry | None = None) -> bool:
     """Whether :func:`conv_forward` splits the batch between the cores: not pointwise (one batched
     GEMM with no copies), at least ``SPLIT_MIN_PART_MACS`` a part and at most
-    ``SPLIT_MAX_SAMPLE_COLUMN_BYTES`` of columns a sample (the taps the GEMM's inner dimension holds)."""
+    ``SPLIT_MAX_SAMPLE_COLUMN_BYTES`` of columns a sample (the taps the GEMM's inner dimension holds),
+    or a block of the grid where a sample takes several."""
     batch = x.shape[0]
     workers = min(worker_count(), batch)
     if workers < 2 or _is_pointwise(g):
@@ -290,11 +300,10 @@ def _splits_batch(g: ConvGeometry, x: np.ndarray, g_flat: ConvGeometry | None = 
         return False
     taps_in_k = math.prod(g.kernel_size[:-1] if _stacks_taps(g, batch) else g.kernel_size)
     column_bytes = g.in_channels * taps_in_k * math.prod(g.output_size) * x.itemsize
-    if column_bytes > SPLIT_MAX_SAMPLE_COLUMN_BYTES:  # unless compact blocks of a few rows keep it small
+    if column_bytes > SPLIT_MAX_SAMPLE_COLUMN_BYTES:  # unless the grid's blocks of a few rows keep it small
         plan = _grid_plan(g_flat or g, x.itemsize, batch, flat=g_flat is not None, compact=True)
-        if not (isinstance(plan, GridPlan) and plan.compact):
-            return False
-        column_bytes = g.in_channels * taps_in_k * plan.length(plan.rows) * x.itemsize
+        if isinstance(plan, GridPlan) and plan.samples == 1:
+            column_bytes = g.in_channels * taps_in_k * plan.length(plan.rows) * x.itemsize
     return column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
