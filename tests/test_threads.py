@@ -427,6 +427,65 @@ def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
         np.testing.assert_array_equal(split, serial_one_thread)
 
 
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("layout", ["shared", "separate", "flat"])
+def test_split_transposed_convolutions_match_torch_and_serial(seed, layout, monkeypatch):
+    """Sub-pixel transposed convolutions with the split's thresholds out of the way: each part runs
+    every phase on its samples, by the whole batch's plans (shared canvas, phases on their own grids,
+    or on the input's rows), agrees with torch, and gives the bits of the same plans run unsplit at
+    the same BLAS thread count."""
+    monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(conv, "SUBPIXEL_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(conv, "GRID_MIN_LENGTH", 0)
+    monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
+    monkeypatch.setattr(conv, "SUBPIXEL_FLAT", layout == "flat")
+    if layout == "separate":
+        monkeypatch.setattr(conv, "_shared_subpixel_canvas", lambda *a: None)
+    monkeypatch.setattr(conv, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+    monkeypatch.setattr(conv, "SPLIT_MAX_SAMPLE_COLUMN_BYTES", float("inf"))
+    monkeypatch.setattr(conv, "CHUNK_BYTES", (1 << 23, 1 << 12, 1 << 15)[seed % 3])
+    rng = np.random.default_rng(3000 + seed)
+    dtype = np.float32 if seed % 3 == 0 else np.float64
+    n = int(rng.integers(1, 4))
+    groups = int(rng.choice([1, 2]))
+    cin, cout = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(2, 5, n))
+    s = tuple(int(v) for v in rng.integers(2, 4, n))
+    pad = tuple(int(rng.integers(0, kk)) for kk in k)
+    size = tuple(int(v) for v in rng.integers(3, 9, n))
+    x = rng.standard_normal((int(rng.integers(2, 7)), cin) + size).astype(dtype)
+    w = rng.standard_normal((cin, cout // groups) + k).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype) if seed % 2 else None
+    g = arith.conv_geometry(x.shape, w.shape, n=n, stride=s, padding=pad, groups=groups, transposed=True)
+    parts = []
+    split_samples = conv.split_samples
+    monkeypatch.setattr(conv, "split_samples", lambda work, batch, unit=1: split_samples(
+        lambda b0, b1: parts.append((b0, b1)) or work(b0, b1), batch, unit))
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", 0)
+    split = conv.conv_transpose_forward(x, w, b, g)
+    assert parts, "the split was not reached"
+    split_parts = len(parts)
+    # unsplit, as when another thread is running: the same plans (made for one part's samples), whole
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: True)
+    serial = conv.conv_transpose_forward(x, w, b, g)
+    ref = getattr(TF, f"conv_transpose{n}d")(torch.from_numpy(x), torch.from_numpy(w),
+                                             None if b is None else torch.from_numpy(b), s, pad, 0, groups).numpy()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(split, ref, **tol)
+    blas = threads._openblas()
+    if split_parts < 2:  # one block: run whole on the caller's thread
+        np.testing.assert_array_equal(split, serial)
+    elif blas is not None:
+        threads_before = blas.get()
+        blas.set(1)
+        try:
+            np.testing.assert_array_equal(split, conv.conv_transpose_forward(x, w, b, g))
+        finally:
+            blas.set(threads_before)
+
+
 def test_the_benchmark_layer_splits_and_matches_torch(monkeypatch):
     """The layer the split is for, at its real size, through the public function."""
     rng = np.random.default_rng(0)

@@ -449,18 +449,25 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
     """Transposed convolution as one stride-1 convolution per output phase (sub-pixel convolution),
     written into the output's strided slices: no scatter-add passes.  The phases run on the input's
     own rows where they all can (:mod:`convscope.ops.flat`), else on one shared canvas, else each on
-    its own grid."""
+    its own grid.  A batch with enough work is split between the cores, each part running every
+    phase on its samples (:func:`_subpixel_workers`)."""
     groups = g.groups
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
-    out = np.empty((x.shape[0], g.out_channels) + g.output_size, dtype=x.dtype)
+    batch = x.shape[0]
+    out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     # convolution layout (C_out, C_in/G, *k) of the transposed weight (C_in, C_out/G, *k)
     conv_weight = weight.reshape((groups, cin_g, cout_g) + g.kernel_size).swapaxes(1, 2)
     conv_weight = conv_weight.reshape((g.out_channels, cin_g) + g.kernel_size)
-    phases = []
+    # Planned for one part's samples where the batch splits, so that the parts are even (a plan for
+    # all 8 samples of the benchmark's layer put 5 side by side: parts of 5 and 3); whether or not it
+    # then runs split, the blocks are the same.
+    workers = _subpixel_workers(g, x, [conv_g for _, conv_g, _ in classes if conv_g is not None])
+    plan_batch = -(-batch // workers)
+    phases, empty = [], []
     for where, conv_g, taps in classes:
         target = out[(slice(None), slice(None)) + where]
         if conv_g is None:
-            target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
+            empty.append(target)
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
         x_run = x
@@ -468,17 +475,44 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
             x_run, conv_g = flat_input(x, w, conv_g) or (x, conv_g)
         flat = SUBPIXEL_FLAT and flat_applies(x_run, w, conv_g)
         phases.append(_Phase(x_run, w, conv_g, target,
-                             _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE, flat)))
+                             _grid_plan(conv_g, x.itemsize, plan_batch, SUBPIXEL_MAX_WASTE, flat)))
+    for target in empty:
+        target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
     shared = None if all(isinstance(p.plan, FlatPlan) for p in phases) else \
-        _shared_subpixel_canvas([p.g for p in phases], [p.plan for p in phases], x.itemsize, x.shape[0])
-    if shared is None:
-        for p in phases:
-            _conv_planned(p.x, p.weight, bias, p.g, p.target, p.plan)
+        _shared_subpixel_canvas([p.g for p in phases], [p.plan for p in phases], x.itemsize, plan_batch)
+
+    def run(b0: int, b1: int) -> None:
+        """Every phase on samples ``[b0, b1)``, by the whole batch's plans."""
+        if shared is None:
+            for p in phases:
+                _conv_planned(p.x[b0:b1], p.weight, bias, p.g, p.target[b0:b1], p.plan)
+        else:
+            canvas_g, canvas_plan, plans = shared
+            conv_grid_shared(x[b0:b1], canvas_g, canvas_plan, [GridConv(p.weight, bias, p.g, p.target[b0:b1], plan)
+                                                               for p, plan in zip(phases, plans)])
+
+    # parts start where the whole batch's blocks do: each computes the same GEMMs
+    units = [p.plan.samples for p in phases] if shared is None else [shared[1].samples]
+    if phases and workers > 1:
+        split_samples(run, batch, unit=math.lcm(*units))
     else:
-        canvas_g, canvas_plan, plans = shared
-        conv_grid_shared(x, canvas_g, canvas_plan, [GridConv(p.weight, bias, p.g, p.target, plan)
-                                                    for p, plan in zip(phases, plans)])
+        run(0, batch)
     return out
+
+
+def _subpixel_workers(g: ConvGeometry, x: np.ndarray, phase_geometries: list[ConvGeometry]) -> int:
+    """The parts :func:`_conv_transpose_subpixel` splits its batch into (1: none): as in
+    :func:`_splits_batch`, at least ``SPLIT_MIN_PART_MACS`` a part, and each phase's columns at most
+    ``SPLIT_MAX_SAMPLE_COLUMN_BYTES`` a sample (the phases run one after another)."""
+    batch = x.shape[0]
+    workers = min(worker_count(), batch)
+    if workers < 2 or not phase_geometries:
+        return 1
+    sample_macs = conv_macs(g.out_channels, g.in_channels, g.kernel_size, g.input_size, g.groups)
+    column_bytes = max(pg.in_channels * math.prod(pg.kernel_size) * math.prod(pg.output_size) * x.itemsize
+                       for pg in phase_geometries)
+    splits = sample_macs * (batch // workers) >= SPLIT_MIN_PART_MACS and column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
+    return workers if splits else 1
 
 
 def _shared_subpixel_canvas(geometries: list[ConvGeometry], own_plans: list[GridPlan], itemsize: int, batch: int):
