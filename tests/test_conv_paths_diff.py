@@ -386,9 +386,9 @@ class PathRecorder:
             finally:
                 self._in_subpixel = False
 
-        def column_chunks(x, g):
+        def column_chunks(x, g, *args):
             tag("im2col")
-            for chunk in orig_cols(x, g):
+            for chunk in orig_cols(x, g, *args):
                 if chunk[3] - chunk[2] < g.output_size[0]:
                     tag("im2col-rows")
                 if chunk[1] - chunk[0] > 1:
@@ -399,8 +399,8 @@ class PathRecorder:
             tag("scatter")
             return orig_scatter(*args, **kwargs)
 
-        def chunks(total_rows, bytes_per_row, batch):
-            for chunk in orig_chunks(total_rows, bytes_per_row, batch):
+        def chunks(total_rows, bytes_per_row, batch, *args):
+            for chunk in orig_chunks(total_rows, bytes_per_row, batch, *args):
                 if chunk[3] - chunk[2] < total_rows:
                     tag("rows")
                 if chunk[1] - chunk[0] > 1:

@@ -401,9 +401,14 @@ def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
         monkeypatch.setattr(conv, "GRID_MIN_SAMPLE_BYTES", 0)
         monkeypatch.setattr(conv, "GRID_MAX_WASTE", float("inf"))
     assert conv._splits_batch(g, x)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
     split = conv.conv_forward(x, w, b, g)
-    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", float("inf"))
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: True)  # unsplit, the same blocks
     serial = conv.conv_forward(x, w, b, g)
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", float("inf"))  # unsplit, blocks for the whole batch
+    np.testing.assert_allclose(conv.conv_forward(x, w, b, g), serial, rtol=1e-10 if dtype == np.float64 else 1e-4,
+                               atol=1e-10 if dtype == np.float64 else 1e-4)
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", 0)
     blas = threads._openblas()
     if blas is not None:  # the unsplit call with the parts' one-thread BLAS
         threads_before = blas.get()
@@ -417,10 +422,12 @@ def test_split_convolutions_match_torch_and_serial(seed, monkeypatch):
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(split, ref, **tol)
     np.testing.assert_allclose(split, serial, **tol)
-    # Each part computes the blocks the whole batch would, so the split gives the bits of the unsplit
-    # call at the same BLAS thread count; OpenBLAS's one- and two-thread GEMMs may round differently
+    # Each part computes the blocks the call computes unsplit (planned for one part's samples), so the
+    # split gives the bits of the unsplit call at the same BLAS thread count; OpenBLAS's one- and two-thread GEMMs may round differently
     # (measured: 2 of 600 random configurations, both 3-d).  A batch of one block is not split.
-    parts = min(-(-x.shape[0] // conv._block_samples(x, g, flat.flat_geometry(x, w, g))), len(threads._cpus()))
+    plan_batch = -(-x.shape[0] // 2)
+    parts = min(-(-x.shape[0] // conv._block_samples(x, g, flat.flat_geometry(x, w, g), plan_batch)),
+                len(threads._cpus()))
     if parts < 2:
         np.testing.assert_array_equal(split, serial)
     elif blas is not None:

@@ -61,18 +61,19 @@ __all__ = ["conv_forward", "conv_transpose_forward", "conv_backward", "conv_tran
 CHUNK_BYTES = 8 * 2**20
 
 
-def _chunk_samples(total_rows: int, bytes_per_row: int) -> int:
-    """Samples per block of :func:`_chunks` (1: row slabs of one sample)."""
+def _chunk_samples(total_rows: int, bytes_per_row: int, max_samples: int | None = None) -> int:
+    """Samples per block of :func:`_chunks` (1: row slabs of one sample), at most ``max_samples``."""
     per_sample = bytes_per_row * total_rows
-    return max(1, CHUNK_BYTES // max(per_sample, 1)) if per_sample <= CHUNK_BYTES else 1
+    samples = max(1, CHUNK_BYTES // max(per_sample, 1)) if per_sample <= CHUNK_BYTES else 1
+    return samples if max_samples is None else max(1, min(samples, max_samples))
 
 
-def _chunks(total_rows: int, bytes_per_row: int, batch: int):
-    """Yield ``(b0, b1, r0, r1)`` blocks: whole samples when one sample fits the budget,
-    else row slabs of one sample."""
+def _chunks(total_rows: int, bytes_per_row: int, batch: int, max_samples: int | None = None):
+    """Yield ``(b0, b1, r0, r1)`` blocks: whole samples (at most ``max_samples``) when one sample
+    fits the budget, else row slabs of one sample."""
     per_sample = bytes_per_row * total_rows
     if per_sample <= CHUNK_BYTES:
-        step = _chunk_samples(total_rows, bytes_per_row)
+        step = _chunk_samples(total_rows, bytes_per_row, max_samples)
         for b0 in range(0, batch, step):
             yield b0, min(batch, b0 + step), 0, total_rows
     else:
@@ -98,16 +99,16 @@ def _column_bytes_per_row(g: ConvGeometry, itemsize: int) -> int:
     return g.in_channels * math.prod(g.kernel_size) * math.prod(g.output_size[1:]) * itemsize
 
 
-def _column_chunks(x: np.ndarray, g: ConvGeometry):
-    """Yield ``(b0, b1, r0, r1, columns)`` over chunks of samples ``[b0, b1)`` and output rows
-    ``[r0, r1)``: ``columns`` is the chunk's im2col, ``(groups, C_in/groups * prod(k), nb * L)``,
-    in a reused buffer (valid until the next chunk)."""
+def _column_chunks(x: np.ndarray, g: ConvGeometry, max_samples: int | None = None):
+    """Yield ``(b0, b1, r0, r1, columns)`` over chunks of samples ``[b0, b1)`` (at most
+    ``max_samples``) and output rows ``[r0, r1)``: ``columns`` is the chunk's im2col, ``(groups,
+    C_in/groups * prod(k), nb * L)``, in a reused buffer (valid until the next chunk)."""
     n, groups = g.ndim, g.groups
     k_count = math.prod(g.kernel_size)
     inner = math.prod(g.output_size[1:])
     pad_lo = [p[0] for p in g.padding]
     bytes_per_row = _column_bytes_per_row(g, x.itemsize)
-    for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, x.shape[0]):
+    for b0, b1, r0, r1 in _chunks(g.output_size[0], bytes_per_row, x.shape[0], max_samples):
         nb, length = b1 - b0, (r1 - r0) * inner
         shape = (g.in_channels,) + g.kernel_size + (nb, r1 - r0) + g.output_size[1:]
         cols = scratch(math.prod(shape), x.dtype, slot=0).reshape(shape)
@@ -263,9 +264,12 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
         return out
     g_flat = flat_geometry(x, weight, g)
     if _splits_batch(g, x, g_flat):
-        # each part lays its blocks out as the whole batch would (the same GEMMs, the same bits)
-        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], g_flat, batch),
-                      batch, unit=_block_samples(x, g, g_flat))
+        # Blocks are planned for one part's samples, so that the parts come out even (planned for the
+        # whole batch, blocks of 6 of 8 samples made parts of 6 and 2, and blocks of 8 no split at
+        # all); each part then computes the same blocks as the call would unsplit (the same bits).
+        plan_batch = -(-batch // min(worker_count(), batch))
+        split_samples(lambda b0, b1: _conv_forward_into(x[b0:b1], weight, bias, g, out[b0:b1], g_flat, plan_batch),
+                      batch, unit=_block_samples(x, g, g_flat, plan_batch))
     else:
         _conv_forward_into(x, weight, bias, g, out, g_flat)
     return out
@@ -307,12 +311,12 @@ def _splits_batch(g: ConvGeometry, x: np.ndarray, g_flat: ConvGeometry | None = 
     return column_bytes <= SPLIT_MAX_SAMPLE_COLUMN_BYTES
 
 
-def _block_samples(x: np.ndarray, g: ConvGeometry, g_flat: ConvGeometry | None) -> int:
-    """Samples per GEMM block of :func:`_conv_forward_into` for the whole batch ``x``."""
-    plan = _grid_plan(g_flat or g, x.itemsize, x.shape[0], flat=g_flat is not None, compact=True)
+def _block_samples(x: np.ndarray, g: ConvGeometry, g_flat: ConvGeometry | None, plan_batch: int) -> int:
+    """Samples per GEMM block of :func:`_conv_forward_into` with blocks planned for ``plan_batch``."""
+    plan = _grid_plan(g_flat or g, x.itemsize, plan_batch, flat=g_flat is not None, compact=True)
     if plan is not None:
         return plan.samples
-    return _chunk_samples(g.output_size[0], _column_bytes_per_row(g, x.itemsize))
+    return _chunk_samples(g.output_size[0], _column_bytes_per_row(g, x.itemsize), plan_batch)
 
 
 def _conv_pointwise(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
@@ -330,8 +334,8 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
                        out: np.ndarray, g_flat: ConvGeometry | None, plan_batch: int | None = None) -> None:
     """:func:`conv_forward` (not pointwise) into ``out``, a C-contiguous ``(B, C_out, *out)`` array:
     on the input's own rows where ``g_flat`` (:func:`convscope.ops.flat.flat_geometry`) is given, its
-    layout planned for a batch of ``plan_batch`` samples (default: ``B``; a part of a split batch
-    plans as the whole)."""
+    blocks planned for a batch of ``plan_batch`` samples (default: ``B``; the parts of a split batch
+    plan for one part's share, :func:`conv_forward`)."""
     batch, groups = x.shape[0], g.groups
     plan_batch = batch if plan_batch is None else plan_batch
     k_count = math.prod(g.kernel_size)
@@ -346,7 +350,7 @@ def _conv_forward_into(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
         return
 
     w_mat = np.ascontiguousarray(weight).reshape(groups, cout_g, cin_g * k_count)
-    for b0, b1, r0, r1, lhs in _column_chunks(x, g):
+    for b0, b1, r0, r1, lhs in _column_chunks(x, g, plan_batch):
         nb, length = b1 - b0, (r1 - r0) * inner
         if nb == 1:
             np.matmul(w_mat, lhs, out=view_as(out[b0, :, r0:r1], (groups, cout_g, length)))
