@@ -447,8 +447,8 @@ def chunk_log(monkeypatch):
     seen = []
     original = cconv._chunks
 
-    def recording(total_rows, bytes_per_row, batch):
-        for c in original(total_rows, bytes_per_row, batch):
+    def recording(total_rows, bytes_per_row, batch, *args):
+        for c in original(total_rows, bytes_per_row, batch, *args):
             seen.append((c, total_rows, batch))
             yield c
 
