@@ -19,6 +19,8 @@ from ._arrays import scratch, silent_float_errors
 from .threads import split_rows
 from .window import tap_boxes
 
+_memset = ctypes.memset  # bound once: one attribute lookup less per piece
+
 __all__ = ["max_pool_forward", "avg_pool_forward", "adaptive_avg_pool_forward", "adaptive_max_pool_forward",
            "max_unpool_forward", "scatter_to_indices", "tiles", "avg_pool_backward", "adaptive_avg_pool_backward",
            "max_unpool_backward", "fractional_window_starts", "fractional_max_pool_forward"]
@@ -400,8 +402,11 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     # Each chunk scatters into the output from its first plane on, with the same plane offsets
     # ``p * plane`` (p < step) added to its local indices: an add of two whole arrays, which NumPy
     # runs at twice the speed of adding one offset per row (0.085 against 0.15 ms for 512x784).
-    plane_offsets = _plane_offsets(step, per_plane, plane)
+    plane_offsets = _plane_offsets(step, per_plane, plane).reshape(-1)
     row_bytes = plane * out.itemsize
+    # Flat views and the output's address, made once: a piece's Python between its NumPy calls holds
+    # the GIL that the other thread's calls wait for (5.5 µs a piece made per piece, 1 µs so).
+    flat_out, flat_values, flat_local, address = out.reshape(-1), values.reshape(-1), flat_idx.reshape(-1), out.ctypes.data
 
     def check() -> None:
         if flat_idx.size and flat_idx.view(np.uint64).max() >= plane:  # negatives are huge as unsigned
@@ -414,12 +419,13 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
         fill), ``out.flat[p*plane + index] = x``.  An index outside its plane (the check raises then,
         and the output is dropped) lands in another plane or raises IndexError: NumPy bounds-checks
         the flat index."""
+        target = scratch(min(hi - lo, step) * per_plane, np.int64, slot=3)
         for p0 in range(lo, hi, step):
             p1 = min(hi, p0 + step)
-            ctypes.memset(out_planes.ctypes.data + p0 * row_bytes, 0, (p1 - p0) * row_bytes)
-            target = scratch((p1 - p0) * per_plane, np.int64, slot=3).reshape(p1 - p0, per_plane)
-            np.add(flat_idx[p0:p1], plane_offsets[:p1 - p0], out=target)
-            out_planes[p0:p1].reshape(-1)[target.reshape(-1)] = values[p0:p1].reshape(-1)
+            first, size = p0 * per_plane, (p1 - p0) * per_plane
+            _memset(address + p0 * row_bytes, 0, (p1 - p0) * row_bytes)
+            np.add(flat_local[first:first + size], plane_offsets[:size], out=target[:size])
+            flat_out[p0 * plane:p1 * plane][target[:size]] = flat_values[first:first + size]
 
     # The check runs on the caller while the woken worker starts: it overlaps the wake-up.
     split_rows(scatter, count, out.nbytes, UNPOOL_PARALLEL_MIN_BYTES, UNPOOL_PIECES_PER_WORKER, first=check)
