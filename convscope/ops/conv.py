@@ -119,11 +119,11 @@ def _column_chunks(x: np.ndarray, g: ConvGeometry, max_samples: int | None = Non
 
 #: Where a sample's columns take several blocks of the grid, a block takes ``CHUNK_BYTES //
 #: GRID_CHUNK_SHARE`` of columns (and of product): two workers' blocks then fit the cache they share,
-#: and the batch can still be split between the cores (:func:`_splits_batch`).  Measured (ratio to torch, best / median, 8 rounds,
-#: budget 8 MiB and no split against 4 MiB and split): Conv3d 3x3x3 32->32 at 16x56x56 1.80 / 1.90
-#: against 1.39 / 1.57, Conv1d k3 256->256 1.20 / 1.41 against 1.15 / 1.23, the 3x3 128->128 s2
-#: layer (split either way) 1.31 / 1.41 against 1.31 / 1.34; 2 MiB blocks were slower on that one
-#: (1.55 / 1.56).
+#: and the batch can still be split between the cores (:func:`_splits_batch`).  Measured (ratio to
+#: torch, best / median, 8 rounds, budget 8 MiB and no split against 4 MiB and split): Conv3d 3x3x3
+#: 32->32 at 16x56x56 1.80 / 1.90 against 1.39 / 1.57, Conv1d k3 256->256 1.20 / 1.41 against
+#: 1.15 / 1.23; for the 3x3 128->128 s2 layer (split either way, whole samples a block) blocks of
+#: 2 MiB were slower (1.55 / 1.56 against 1.31 / 1.34).
 GRID_CHUNK_SHARE = 2
 #: Largest share of wasted GEMM columns (wide-grid positions past the output's edge) for which the
 #: stride-phase grid is used.  Since the canvas takes all side-by-side samples in one copy, the grid
@@ -284,9 +284,10 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: 
 #: (3x3 3->16 at 32, batch 16, 7 million MACs: 0.27 / 0.41; 16->16 at 16, batch 64: 0.54 / 0.71;
 #: LeNet's 5x5 1->16, batch 128, 40 million: 1.34 / 1.45).
 SPLIT_MIN_PART_MACS = 50_000_000
-#: A sample's columns must be at most this many bytes: larger blocks, one per worker, no longer fit
-#: the cache the workers share (ResNet's 7x7 3->64 s2 stem, 7.6 MB a sample: 8.83 / 10.10 and
-#: 8.93 / 10.28; depthwise 3x3 on 144 channels at 56, 5.4 MB: 4.58 / 6.39).
+#: A sample's columns (or, where a sample takes several blocks of the grid, a block's) must be at most
+#: this many bytes: larger blocks, one per worker, no longer fit the cache the workers share (ResNet's
+#: 7x7 3->64 s2 stem in whole samples, 7.6 MB each: 8.83 / 10.10 and 8.93 / 10.28; depthwise 3x3 on 144
+#: channels at 56, 5.4 MB: 4.58 / 6.39).
 SPLIT_MAX_SAMPLE_COLUMN_BYTES = CHUNK_BYTES // 2
 
 
