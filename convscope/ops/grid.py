@@ -326,8 +326,9 @@ def _gather_recipe(blocks: tuple[TapBlock, ...], kernel_size: tuple[int, ...], s
         shape = (groups, cin_g) + block.counts + run_shape
         source_strides = (cin_g * span, span) + block.steps + run_steps
         first_row = sum(k.start * st for k, st in zip(block.kernel, tap_strides))
-        target_strides = (rows * length, taps * length) + tuple(k.step * st * length for k, st in
-                                                                zip(block.kernel, tap_strides)) + _contiguous_strides(run_shape)
+        target_strides = ((rows * length, taps * length)
+                          + tuple(k.step * st * length for k, st in zip(block.kernel, tap_strides))
+                          + _contiguous_strides(run_shape))
         reach = sum((n - 1) * st for n, st in zip(block.counts + run_shape, block.steps + run_steps))
         copies.append(GatherCopy(block.combo + suffix, block.offset, shape, tuple(st * itemsize for st in source_strides),
                                  reach, first_row * length * itemsize, tuple(st * itemsize for st in target_strides)))

@@ -406,7 +406,8 @@ def max_unpool_forward(x: np.ndarray, indices: np.ndarray, output_size: tuple[in
     row_bytes = plane * out.itemsize
     # Flat views and the output's address, made once: a piece's Python between its NumPy calls holds
     # the GIL that the other thread's calls wait for (5.5 µs a piece made per piece, 1 µs so).
-    flat_out, flat_values, flat_local, address = out.reshape(-1), values.reshape(-1), flat_idx.reshape(-1), out.ctypes.data
+    flat_out, flat_values, flat_local = out.reshape(-1), values.reshape(-1), flat_idx.reshape(-1)
+    address = out.ctypes.data
 
     def check() -> None:
         if flat_idx.size and flat_idx.view(np.uint64).max() >= plane:  # negatives are huge as unsigned
