@@ -718,12 +718,40 @@ def test_bilinear_channels_last_kernel_is_bit_exact(dtype, seed):
                                       err_msg=f"{x.shape} {x.strides} {kw}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(3))
+def test_trilinear_channels_last_kernel_is_bit_exact(dtype, seed):
+    """Channels-last 3-d inputs with more than 3 channels take torch's channels-last trilinear kernel:
+    8 corners with weights ``(lambda_d * lambda_h) * lambda_w``, summed in its orders (SIMD channels and
+    the rest), which convscope follows: equal bit for bit, NaN and inf included, for channel counts on
+    both sides of the SIMD width, upsampling and downsampling, align_corners both ways and scale
+    factors (before, about half the outputs differed in the last bit)."""
+    rng = np.random.default_rng(80 + seed)
+    for trial in range(30):
+        channels = int(rng.integers(4, 20))
+        base = rng.standard_normal((int(rng.integers(1, 3)), channels) + tuple(int(v) for v in rng.integers(2, 10, 3)))
+        base = base.astype(dtype)
+        if trial % 5 == 0:
+            base.flat[rng.integers(0, base.size, 3)] = (np.inf, -np.inf, np.nan)
+        x = _layout(base, channels_last=True)
+        if trial % 3 == 0:
+            kw = dict(scale_factor=float(rng.choice([0.5, 1.7, 2.0, 2.3])), mode="trilinear")
+        else:
+            kw = dict(size=tuple(int(v) for v in rng.integers(1, 14, 3)), mode="trilinear")
+        kw["align_corners"] = (None, True)[trial % 2]
+        np.testing.assert_array_equal(CF.interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy(),
+                                      err_msg=f"{x.shape} {kw}")
+
+
 def test_bilinear_channels_last_kernel_in_blocks_of_rows(monkeypatch):
-    """Large outputs of the channels-last kernel are computed a block of output rows at a time
-    (bounded temporaries); the blocks change no bit."""
+    """Large outputs of the channels-last kernels (bilinear and trilinear) are computed a block of
+    output rows at a time (bounded temporaries); the blocks change no bit."""
     from convscope.ops import resize
     monkeypatch.setattr(resize, "RESIZE_BLOCK_ELEMENTS", 50)
     x = _layout(np.random.default_rng(4).standard_normal((2, 9, 13, 17)).astype(np.float32), channels_last=True)
     for size in ((40, 90), (5, 3)):
         kw = dict(size=size, mode="bilinear")
         np.testing.assert_array_equal(CF.interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy())
+    x = _layout(np.random.default_rng(5).standard_normal((2, 5, 6, 7, 8)), channels_last=True)
+    kw = dict(size=(11, 9, 13), mode="trilinear")
+    np.testing.assert_array_equal(CF.interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy())

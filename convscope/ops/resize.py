@@ -8,6 +8,7 @@ for float32 inputs, so that rounding picks the same source pixels.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -72,12 +73,12 @@ def _guarded_floor(src: np.ndarray, in_size: int) -> np.ndarray:
 
 
 def takes_channels_last_kernel(x: np.ndarray, output_size: tuple[int, ...]) -> bool:
-    """Whether PyTorch 2.13's CPU nearest and bilinear resizing take their channels-last kernels for
+    """Whether PyTorch 2.13's CPU nearest, bilinear and trilinear resizing take their channels-last kernels for
     ``x`` (``_use_vectorized_kernel_cond_2d/3d`` in ``UpSampleKernel.cpp``): in 2-d for a
     channels-last input with more than 3 channels or an output with ``H + W <= 128``; in 3-d for a
     channels-last input with more than 3 channels; never in 1-d.  Those kernels compute nearest
-    source indices and bilinear sums differently (:func:`nearest_indices`,
-    :func:`_bilinear_channels_last`).  (torch also takes the bilinear one for 3 channels when it
+    source indices and linear sums differently (:func:`nearest_indices`,
+    :func:`_linear_channels_last`).  (torch also takes the bilinear one for 3 channels when it
     runs on one thread, a setting of torch's that convscope cannot see.)"""
     if x.ndim not in (4, 5):
         return False
@@ -85,7 +86,7 @@ def takes_channels_last_kernel(x: np.ndarray, output_size: tuple[int, ...]) -> b
     return channels_last or (x.ndim == 4 and output_size[-2] + output_size[-1] <= 128)
 
 
-#: Outputs computed at once by :func:`_bilinear_channels_last` (its temporaries are a few times this).
+#: Outputs computed at once by :func:`_linear_channels_last` (its temporaries are a few times this).
 RESIZE_BLOCK_ELEMENTS = 2**18
 
 #: Elements of one SIMD vector in torch 2.13's channels-last resizing kernels on this machine
@@ -103,32 +104,50 @@ def _fma_data(a: np.ndarray, b, c: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(fused), fused, a * b + c).astype(ftype)
 
 
-def _bilinear_channels_last(x: np.ndarray, output_size: tuple[int, int], align_corners: bool,
-                            scales: tuple[float | None, float | None]) -> np.ndarray:
-    """2-d bilinear resizing as torch's channels-last kernel sums it, bit for bit: the four corners
-    with product weights ``w_hw = lambda_h * lambda_w``; the channels in whole SIMD vectors as
-    ``fma(i00, w00, fma(i01, w01, fma(i11, w11, i10 * w10)))``, the others (the last ``C % L``) as
-    ``fma(i11, w11, fma(i10, w10, fma(i00, w00, i01 * w01)))`` (measured: the order and the fusing
-    its compiler chose).  Output rows in blocks of about ``RESIZE_BLOCK_ELEMENTS`` outputs, which
-    bounds the temporaries."""
-    ftype = x.dtype.type
-    (ih, hw), (iw, ww) = (linear_weights(i, o, align_corners, s, ftype)
-                          for i, o, s in zip(x.shape[2:], output_size, scales))
-    w0, w1 = ww[0][None, :], ww[1][None, :]
+def _corner_orders(n: int) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """The order in which torch's channels-last linear kernel sums the ``2**n`` corners, innermost
+    first: ``(SIMD channels, the other channels)``.  Corners are ``(0|1 per dimension)``; torch writes
+    them in that order, ``i00*w00 + i01*w01 + i10*w10 + i11*w11``.  Its SIMD code nests the sum the
+    other way, and the compiler starts from the last product but one: ``fma(i00, w00, fma(i01, w01,
+    fma(i11, w11, i10 * w10)))``; its scalar code starts from the second product:
+    ``fma(i11, w11, fma(i10, w10, fma(i00, w00, i01 * w01)))``; likewise for 3-d's 8 corners
+    (measured: every output equal, 2-d and 3-d, both dtypes)."""
+    corners = list(itertools.product((0, 1), repeat=n))
+    return [corners[-2], corners[-1]] + corners[-3::-1], [corners[1], corners[0]] + corners[2:]
+
+
+def _linear_channels_last(x: np.ndarray, output_size: tuple[int, ...], align_corners: bool,
+                          scales: tuple[float | None, ...]) -> np.ndarray:
+    """Bilinear (2-d) or trilinear (3-d) resizing as torch's channels-last kernel sums it, bit for bit:
+    every corner with its product weight (``w_dhw = (lambda_d * lambda_h) * lambda_w``), summed in the
+    orders of :func:`_corner_orders`: the channels in whole SIMD vectors one way, the last ``C % L``
+    the other.  Output rows (the first spatial dimension) in blocks of about
+    ``RESIZE_BLOCK_ELEMENTS`` outputs, which bounds the temporaries."""
+    ftype, n = x.dtype.type, x.ndim - 2
+    taps = [linear_weights(i, o, align_corners, s, ftype) for i, o, s in zip(x.shape[2:], output_size, scales)]
+    vector_order, tail_order = _corner_orders(n)
     channels = x.shape[1]
     vector = channels - channels % (_CHANNELS_LAST_VECTOR_BYTES // x.itemsize)
-    v, t = slice(0, vector), slice(vector, channels)
+    parts = (slice(0, vector), vector_order), (slice(vector, channels), tail_order)
     out = np.empty(x.shape[:2] + tuple(output_size), dtype=ftype)
-    block = max(1, RESIZE_BLOCK_ELEMENTS // max(1, x.shape[0] * channels * output_size[1]))
+    block = max(1, RESIZE_BLOCK_ELEMENTS // max(1, x.shape[0] * channels * math.prod(output_size[1:])))
     for r0 in range(0, output_size[0], block):
         rows = slice(r0, r0 + block)
-        h0, h1 = hw[0][rows, None], hw[1][rows, None]
-        src = [np.take(x, ih[k][rows], axis=2) for k in (0, 1)]
-        i00, i01, i10, i11 = (np.take(src[a], iw[b], axis=3) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)))
-        w00, w01, w10, w11 = h0 * w0, h0 * w1, h1 * w0, h1 * w1
+        values = {(): x}  # corner prefix -> the input taken at those corners' indices
+        weights = {(): None}
+        for j, (index, lam) in enumerate(taps):
+            index, lam = (index, lam) if j else ([k[rows] for k in index], [k[rows] for k in lam])
+            shape = [1] * n
+            shape[j] = -1
+            values = {c + (k,): np.take(v, index[k], axis=2 + j) for c, v in values.items() for k in (0, 1)}
+            weights = {c + (k,): lam[k].reshape(shape) if w is None else w * lam[k].reshape(shape)
+                       for c, w in weights.items() for k in (0, 1)}
         o = out[:, :, rows]
-        o[:, v] = _fma_data(i00[:, v], w00, _fma_data(i01[:, v], w01, _fma_data(i11[:, v], w11, i10[:, v] * w10)))
-        o[:, t] = _fma_data(i11[:, t], w11, _fma_data(i10[:, t], w10, _fma_data(i00[:, t], w00, i01[:, t] * w01)))
+        for part, order in parts:
+            total = values[order[0]][:, part] * weights[order[0]]
+            for corner in order[1:]:
+                total = _fma_data(values[corner][:, part], weights[corner], total)
+            o[:, part] = total
     return out
 
 
@@ -521,8 +540,8 @@ def resize_forward(x: np.ndarray, output_size: tuple[int, ...], mode: str, align
     ``scales`` are the user's scale factors (None where the sizes define the scale)."""
     if x.dtype == np.uint8 and mode in ("bilinear", "bicubic"):
         return resize_uint8(x, output_size, mode, align_corners, scales, antialias)
-    if mode == "bilinear" and not antialias and takes_channels_last_kernel(x, output_size):
-        return _bilinear_channels_last(x, output_size, align_corners, scales)
+    if mode in ("bilinear", "trilinear") and not antialias and takes_channels_last_kernel(x, output_size):
+        return _linear_channels_last(x, output_size, align_corners, scales)
     if mode in ("nearest", "nearest-exact"):
         channels_last, double = takes_channels_last_kernel(x, output_size), x.dtype == np.float64
         return _nearest(x, [nearest_indices(i, o, scale, mode == "nearest-exact", channels_last, double)
