@@ -352,14 +352,18 @@ def test_small_transposed_maps_take_the_flat_subpixel_path(monkeypatch):
     ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).numpy()
     taken, phases = [], []
     subpixel, original = conv._conv_transpose_subpixel, flat.conv_flat
-    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or subpixel(*a))
+    def recorded(*args):
+        out = subpixel(*args)
+        taken.append(out is not None)  # None: a phase had no layout, the GEMM plus scatter-adds ran
+        return out
+    monkeypatch.setattr(conv, "_conv_transpose_subpixel", recorded)
     monkeypatch.setattr(conv, "conv_flat", lambda *a: (phases.append(1), original(*a)))
     np.testing.assert_allclose(F.conv_transpose2d(x, w, stride=2, padding=1), ref, rtol=1e-4, atol=1e-4)
-    assert taken and len(phases) == 4
+    assert taken == [True] and len(phases) == 4
     taken.clear()
     monkeypatch.setattr(conv, "SUBPIXEL_FLAT", False)   # the canvas alone: the GEMM plus scatter-adds
     np.testing.assert_allclose(F.conv_transpose2d(x, w, stride=2, padding=1), ref, rtol=1e-4, atol=1e-4)
-    assert not taken
+    assert taken == [False]
 
 
 @pytest.mark.parametrize("seed", range(40))

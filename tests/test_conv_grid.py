@@ -188,6 +188,19 @@ def test_grid_propagates_nan_and_inf_only_to_their_windows():
 
 # -- transposed convolution as one grid convolution per output phase (sub-pixel) ----------------
 
+def _record_subpixel(monkeypatch, taken: list) -> None:
+    """Append to ``taken`` each time the sub-pixel path computes a transposed convolution (it returns
+    None, and the GEMM plus scatter-adds run, where some phase has no layout)."""
+    original = conv._conv_transpose_subpixel
+
+    def recorded(*args):
+        out = original(*args)
+        if out is not None:
+            taken.append(1)
+        return out
+    monkeypatch.setattr(conv, "_conv_transpose_subpixel", recorded)
+
+
 def _random_transposed_case(rng):
     n = int(rng.integers(1, 4))
     groups = int(rng.choice([1, 1, 2, 3]))
@@ -213,8 +226,7 @@ def test_transposed_subpixel_matches_torch(seed, layout, monkeypatch):
     monkeypatch.setattr(conv, "SUBPIXEL_FLAT", layout == "flat")
     shared = layout == "shared"
     taken, canvases, flats = [], [], []
-    original = conv._conv_transpose_subpixel
-    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    _record_subpixel(monkeypatch, taken)
     flat_conv = conv.conv_flat
     monkeypatch.setattr(conv, "conv_flat", lambda *a: flats.append(1) or flat_conv(*a))
     if shared:
@@ -269,8 +281,7 @@ def test_subpixel_phases_partition_the_output(stride, kernel, dilation, pad, out
 
 def test_transposed_layer_of_the_benchmark_takes_the_subpixel_path(monkeypatch):
     taken = []
-    original = conv._conv_transpose_subpixel
-    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    _record_subpixel(monkeypatch, taken)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 128, 28, 28)).astype(np.float32)
     w = rng.standard_normal((128, 64, 4, 4)).astype(np.float32)
@@ -289,8 +300,7 @@ def test_small_transposed_layers_take_the_subpixel_path(x_shape, w_shape, kwargs
     which LeNet's input gradient takes first, turned off: tests/test_conv_rows.py)."""
     monkeypatch.setattr(rows, "ROWS_MAX_COLUMN_SHARE", 0.0)
     taken = []
-    original = conv._conv_transpose_subpixel
-    monkeypatch.setattr(conv, "_conv_transpose_subpixel", lambda *a: taken.append(1) or original(*a))
+    _record_subpixel(monkeypatch, taken)
     rng = np.random.default_rng(6)
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)

@@ -377,14 +377,16 @@ class PathRecorder:
             return orig_grid(x, weight, bias, g, out, plan)
 
         def subpixel(x, weight, bias, g, classes):
-            tag("subpixel")
-            if any(conv_g is None for _, conv_g, _ in classes):
-                tag("subpixel-empty-phase")  # an output phase no tap reaches: bias only
             self._in_subpixel = True
             try:
-                return orig_sub(x, weight, bias, g, classes)
+                out = orig_sub(x, weight, bias, g, classes)
             finally:
                 self._in_subpixel = False
+            if out is not None:  # None: some phase had no layout, the scatter path runs instead
+                tag("subpixel")
+                if any(conv_g is None for _, conv_g, _ in classes):
+                    tag("subpixel-empty-phase")  # an output phase no tap reaches: bias only
+            return out
 
         def column_chunks(x, g, *args):
             tag("im2col")

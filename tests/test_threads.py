@@ -14,6 +14,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
+import convscope.functional as F
 from convscope import arith
 from convscope.ops import conv, flat, threads
 
@@ -491,6 +492,27 @@ def test_split_transposed_convolutions_match_torch_and_serial(seed, layout, monk
             np.testing.assert_array_equal(split, conv.conv_transpose_forward(x, w, b, g))
         finally:
             blas.set(threads_before)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((8, 128, 2, 8, 8), (128, 128, 2, 4, 4), dict(stride=2, padding=1)),
+    ((2, 512, 7, 70), (512, 64, 3, 3), dict(stride=3, padding=1, output_padding=(0, 1), groups=4, dilation=2)),
+    ((8, 128, 8, 8), (128, 128, 4, 4), dict(stride=2, padding=1)),
+])
+def test_transposed_layers_whose_part_plans_have_no_layout(x_shape, w_shape, kw, monkeypatch):
+    """Planned for one part's samples (4), a phase can lose the grid that the whole batch (8) had (too
+    few columns side by side): the call then takes the GEMM plus scatter-adds instead of failing
+    (found by an audit: 'NoneType' object has no attribute 'stacked')."""
+    monkeypatch.setattr(conv, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    n = len(x_shape) - 2
+    got = getattr(F, f"conv_transpose{n}d")(x, w, **kw)
+    ref = getattr(TF, f"conv_transpose{n}d")(torch.from_numpy(x), torch.from_numpy(w), **kw).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
 def test_the_benchmark_layer_splits_and_matches_torch(monkeypatch):

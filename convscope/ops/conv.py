@@ -384,10 +384,10 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     if samples is not None:
         return conv_transpose_rows(x, weight, bias, g, samples)
     classes = _subpixel_classes(g) if _empty_subpixel_phases(g) < SUBPIXEL_MAX_EMPTY_PHASES else None
-    if classes is not None and finite and all(conv_g is None or _grid_plan(conv_g, x.itemsize, x.shape[0], SUBPIXEL_MAX_WASTE,
-                                                   SUBPIXEL_FLAT and flat_layout_applies(x, conv_g)) is not None
-                      for _, conv_g, _ in classes):
-        return _conv_transpose_subpixel(x, weight, bias, g, classes)
+    if classes is not None and finite:
+        out = _conv_transpose_subpixel(x, weight, bias, g, classes)
+        if out is not None:
+            return out
     batch, groups = x.shape[0], g.groups
     n = g.ndim
     k_count = math.prod(g.kernel_size)
@@ -450,16 +450,16 @@ class _Phase(NamedTuple):
 
 
 def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: ConvGeometry,
-                             classes) -> np.ndarray:
+                             classes) -> np.ndarray | None:
     """Transposed convolution as one stride-1 convolution per output phase (sub-pixel convolution),
     written into the output's strided slices: no scatter-add passes.  The phases run on the input's
     own rows where they all can (:mod:`convscope.ops.flat`), else on one shared canvas, else each on
-    its own grid.  A batch with enough work is split between the cores, each part running every
-    phase on its samples (:func:`_subpixel_workers`)."""
+    its own grid; None where some phase has no such layout (the plain im2col would be faster).  A
+    batch with enough work is split between the cores, each part running every phase on its samples
+    (:func:`_subpixel_workers`)."""
     groups = g.groups
     cin_g, cout_g = g.in_channels // groups, g.out_channels // groups
     batch = x.shape[0]
-    out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
     # convolution layout (C_out, C_in/G, *k) of the transposed weight (C_in, C_out/G, *k)
     conv_weight = weight.reshape((groups, cin_g, cout_g) + g.kernel_size).swapaxes(1, 2)
     conv_weight = conv_weight.reshape((g.out_channels, cin_g) + g.kernel_size)
@@ -468,26 +468,33 @@ def _conv_transpose_subpixel(x: np.ndarray, weight: np.ndarray, bias: np.ndarray
     # then runs split, the blocks are the same.
     workers = _subpixel_workers(g, x, [conv_g for _, conv_g, _ in classes if conv_g is not None])
     plan_batch = -(-batch // workers)
-    phases, empty = [], []
+    planned = []
     for where, conv_g, taps in classes:
-        target = out[(slice(None), slice(None)) + where]
         if conv_g is None:
-            empty.append(target)
+            planned.append((where, None, None, None, None))
             continue
         w = conv_weight[(slice(None), slice(None)) + np.ix_(*taps)]
         x_run = x
         if len(classes) == 1 and SUBPIXEL_FLAT:  # one phase: its rows may be widened (a copy of x)
             x_run, conv_g = flat_input(x, w, conv_g) or (x, conv_g)
         flat = SUBPIXEL_FLAT and flat_applies(x_run, w, conv_g)
-        phases.append(_Phase(x_run, w, conv_g, target,
-                             _grid_plan(conv_g, x.itemsize, plan_batch, SUBPIXEL_MAX_WASTE, flat)))
-    for target in empty:
-        target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
+        plan = _grid_plan(conv_g, x.itemsize, plan_batch, SUBPIXEL_MAX_WASTE, flat)
+        if plan is None:
+            return None
+        planned.append((where, x_run, w, conv_g, plan))
+    out = np.empty((batch, g.out_channels) + g.output_size, dtype=x.dtype)
+    phases = []
+    for where, x_run, w, conv_g, plan in planned:
+        target = out[(slice(None), slice(None)) + where]
+        if conv_g is None:
+            target[...] = 0 if bias is None else bias.reshape((-1,) + (1,) * g.ndim)
+        else:
+            phases.append(_Phase(x_run, w, conv_g, target, plan))
     shared = None if all(isinstance(p.plan, FlatPlan) for p in phases) else \
         _shared_subpixel_canvas([p.g for p in phases], [p.plan for p in phases], x.itemsize, plan_batch)
 
     def run(b0: int, b1: int) -> None:
-        """Every phase on samples ``[b0, b1)``, by the whole batch's plans."""
+        """Every phase on samples ``[b0, b1)``, by the plans above."""
         if shared is None:
             for p in phases:
                 _conv_planned(p.x[b0:b1], p.weight, bias, p.g, p.target[b0:b1], p.plan)
