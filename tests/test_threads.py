@@ -8,6 +8,7 @@ serial call's bits at the same BLAS thread count.
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -513,6 +514,58 @@ def test_transposed_layers_whose_part_plans_have_no_layout(x_shape, w_shape, kw,
     got = getattr(F, f"conv_transpose{n}d")(x, w, **kw)
     ref = getattr(TF, f"conv_transpose{n}d")(torch.from_numpy(x), torch.from_numpy(w), **kw).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@two_cpus
+@blas_found
+def test_workers_take_the_callers_floating_point_error_handling(monkeypatch):
+    """NumPy's error handling (``np.errstate``) is per thread: each part runs under its caller's."""
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+
+    def divide(b0, b1):
+        return (np.ones(b1 - b0) / np.zeros(b1 - b0)).tolist()
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError):
+            threads.split_samples(divide, 4)
+        with pytest.raises(FloatingPointError):
+            threads.split_rows(lambda lo, hi: divide(lo, hi), 8, nbytes=1 << 30)
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert threads.split_samples(divide, 4) == [[np.inf] * 2, [np.inf] * 2]
+
+
+@two_cpus
+@blas_found
+def test_split_convolutions_with_nan_and_inf_warn_nothing(monkeypatch):
+    """NaN and inf propagate silently, as in PyTorch, in the split parts too (an audit saw the workers'
+    GEMMs warn 'invalid value encountered in matmul': their threads did not share the caller's
+    silenced error handling, test_workers_take_the_callers_floating_point_error_handling)."""
+    monkeypatch.setattr(conv, "SPLIT_MIN_PART_MACS", 0)
+    monkeypatch.setattr(conv, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "worker_count", lambda: 2)
+    monkeypatch.setattr(threads, "_another_thread_running", lambda: False)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 128, 8, 8)).astype(np.float32)
+    x[0, 0, 0, 0], x[7, 0, 3, 3] = np.inf, np.nan
+    w = rng.standard_normal((128, 128, 4, 4)).astype(np.float32)
+    xc = rng.standard_normal((8, 64, 28, 28)).astype(np.float32)
+    xc[0, 0, 0, 0], xc[7, 0, 3, 3] = np.inf, np.nan
+    wc = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    parts = []
+    split_samples = conv.split_samples
+    monkeypatch.setattr(conv, "split_samples", lambda work, batch, unit=1: split_samples(
+        lambda b0, b1: parts.append((b0, b1)) or work(b0, b1), batch, unit))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = F.conv_transpose2d(x, w, stride=2, padding=1)
+        got_c = F.conv2d(xc, wc, stride=2, padding=1)
+    assert [str(w.message) for w in caught] == []
+    assert len(parts) == 4  # both split in two
+    ref = TF.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).numpy()
+    ref_c = TF.conv2d(torch.from_numpy(xc), torch.from_numpy(wc), stride=2, padding=1).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isnan(got_c), np.isnan(ref_c))
 
 
 def test_the_benchmark_layer_splits_and_matches_torch(monkeypatch):

@@ -119,9 +119,12 @@ def _worker(tasks: queue.SimpleQueue, cpu: int | None) -> None:
             pass
     _inside.active = True  # work submitted from a part runs on that part's thread
     while True:
-        fn, lo, hi, future = tasks.get()
+        fn, lo, hi, future, float_errors = tasks.get()
         try:
-            future.set_result(fn(lo, hi))
+            # NumPy's floating-point error handling is per thread: the caller's (an op's silenced
+            # warnings for NaN and inf) holds for its parts too
+            with np.errstate(**float_errors):
+                future.set_result(fn(lo, hi))
         except BaseException as error:  # handed to the caller, which raises it
             future.set_exception(error)
 
@@ -261,7 +264,7 @@ def _run_parts(work: Callable[[int, int], T], bounds: list[int]) -> list[T]:
     futures: list[Future] = []
     for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         futures.append(Future())
-        workers[k % len(workers)].put((work, lo, hi, futures[-1]))
+        workers[k % len(workers)].put((work, lo, hi, futures[-1], np.geterr()))
     errors = [future.exception() for future in futures]
     for error in errors:
         if error is not None:
@@ -317,7 +320,7 @@ def split_rows(fill: Callable[[int, int], None], rows: int, nbytes: int,
     futures = []
     for tasks in _queues_beside_caller()[:workers - 1]:
         futures.append(Future())
-        tasks.put((drain, 0, 0, futures[-1]))
+        tasks.put((drain, 0, 0, futures[-1], np.geterr()))
     _inside.active = True  # what fill submits runs here
     try:
         if first is not None:
