@@ -495,7 +495,6 @@ class GridConv:
         # layer, whose second GEMM was added into the output's short rows before)
         copy_rows(target, at_outputs(total))
 
-
     def _run_compact(self, b0: int, y0: int, rows: int, flats: np.ndarray, base: int) -> None:
         """:meth:`run` on compact columns (``plan.compact``: one sample per block, taps not stacked, so
         one GEMM): each tap's columns are the output's own positions, read from the canvas as
