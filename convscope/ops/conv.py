@@ -32,8 +32,9 @@ reads (about one tap's share of its columns) and a widened copy of the input of 
 takes whole samples only, at most ``rows.ROWS_BLOCK_BYTES`` (4 MiB) each of columns, product and
 uncropped output a block.  The extra memory beyond input and output thus grows with the trailing
 dimensions only, not with the batch or the first dimension (measured: a 3x3 conv of
-1x16x4096x4096 float32, 1 GiB in and out, peaks at 2.1 GiB resident).  A convolution that splits
-its batch between the cores (:func:`_splits_batch`) holds these buffers once per worker thread.
+1x16x4096x4096 float32, 1 GiB in and out, peaks at 2.1 GiB resident).  A convolution or sub-pixel
+transposed convolution that splits its batch between the cores (:func:`_splits_batch`,
+:func:`_subpixel_workers`) holds these buffers once per worker thread.
 """
 from __future__ import annotations
 
